@@ -1,0 +1,258 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Everything about talking to Redis: options, connection, INFO parsing, error wording.
+
+Modules stay thin: they declare ``redis_argument_spec()``, call ``probe_redis()`` and
+return its data.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import traceback
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.latency import time_calls
+
+try:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+except ImportError:
+    redis = None
+    REDIS_IMPORT_ERROR = traceback.format_exc()
+else:
+    REDIS_IMPORT_ERROR = None
+
+REDIS_PIP_HINT = "redis (pip install 'redis>=4.2' into the Python that Ansible uses on the target)"
+
+
+def redis_argument_spec():
+    return dict(
+        url=dict(type="str", no_log=True),
+        host=dict(type="str", default="localhost"),
+        port=dict(type="int", default=6379),
+        unix_socket=dict(type="path"),
+        db=dict(type="int", default=0),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        tls=dict(type="bool", default=False),
+        tls_ca_cert=dict(type="path"),
+        tls_cert=dict(type="path"),
+        tls_key=dict(type="path", no_log=False),
+        tls_verify=dict(type="bool", default=True),
+        timeout=dict(type="float", default=5.0),
+        samples=dict(type="int", default=10),
+        fail_unreachable=dict(type="bool", default=False),
+    )
+
+
+REDIS_MUTUALLY_EXCLUSIVE = [("url", "unix_socket")]
+
+
+class RedisProbeError(Exception):
+    """A probe that cannot start because of its own options."""
+
+
+def check_options(params):
+    if params["timeout"] <= 0:
+        raise RedisProbeError("timeout must be a positive number of seconds, got %s" % params["timeout"])
+    if params["samples"] < 1:
+        raise RedisProbeError("samples must be at least 1, got %d" % params["samples"])
+    if not 0 < params["port"] < 65536:
+        raise RedisProbeError("port must be between 1 and 65535, got %d" % params["port"])
+    if bool(params["tls_cert"]) != bool(params["tls_key"]):
+        raise RedisProbeError("tls_cert and tls_key go together: give both for a client certificate, or neither")
+
+
+def endpoint_of(params):
+    """Where the probe connects, for messages: never contains the password."""
+    if params.get("url"):
+        parsed = redis_url_parts(params["url"])
+        return "%s://%s%s" % (parsed["scheme"], parsed["location"], parsed["path"])
+    if params.get("unix_socket"):
+        return "unix://%s" % params["unix_socket"]
+    return "%s://%s:%d/%d" % ("rediss" if params["tls"] else "redis", params["host"], params["port"], params["db"])
+
+
+def redis_url_parts(url):
+    """Scheme, host:port (credentials dropped) and path of a redis URL, without a library."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        raise RedisProbeError("url must look like redis://[user:password@]host:port/db, rediss://… or unix:///path")
+    authority, slash, path = rest.partition("/")
+    location = authority.rpartition("@")[2]
+    return {"scheme": scheme, "location": location, "path": slash + path.split("?", 1)[0] if slash else ""}
+
+
+def client_kwargs(params):
+    """Keyword arguments for redis.Redis / redis.Redis.from_url."""
+    kwargs = dict(
+        socket_timeout=params["timeout"],
+        socket_connect_timeout=params["timeout"],
+        # One attempt only: redis-py retries by default, which would multiply the timeout.
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+        health_check_interval=0,
+    )
+    if params.get("username"):
+        kwargs["username"] = params["username"]
+    if params.get("password") is not None:
+        kwargs["password"] = params["password"]
+    url = params.get("url") or ""
+    if params["tls"] or url.startswith("rediss://"):
+        kwargs.update(ssl_cert_reqs="required" if params["tls_verify"] else "none",
+                      ssl_check_hostname=params["tls_verify"])
+        if params.get("tls_ca_cert"):
+            kwargs["ssl_ca_certs"] = params["tls_ca_cert"]
+        if params.get("tls_cert"):
+            kwargs.update(ssl_certfile=params["tls_cert"], ssl_keyfile=params["tls_key"])
+    if not url:
+        if params.get("unix_socket"):
+            kwargs["unix_socket_path"] = params["unix_socket"]
+        else:
+            kwargs.update(host=params["host"], port=params["port"])
+            if params["tls"]:
+                kwargs["ssl"] = True
+        kwargs["db"] = params["db"]
+    return kwargs
+
+
+def make_client(params):
+    kwargs = client_kwargs(params)
+    if params.get("url"):
+        return redis.Redis.from_url(params["url"], **kwargs)
+    return redis.Redis(**kwargs)
+
+
+def parse_info(text):
+    """Raw INFO text -> {section: {field: value}}; numbers become int or float.
+
+    Keyspace lines (db0:keys=1,expires=0) become dicts, as do other k=v,k=v values.
+    """
+    sections = {}
+    current = sections.setdefault("default", {})
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            current = sections.setdefault(line.lstrip("# ").strip().lower(), {})
+            continue
+        if ":" not in line:
+            continue
+        key, value = line.split(":", 1)
+        current[key] = _info_value(value)
+    if not sections["default"]:
+        del sections["default"]
+    return sections
+
+
+def _info_value(value):
+    items = value.split(",")
+    if "=" in value and all("=" in item for item in items):
+        return dict((name, _info_scalar(number)) for name, _sep, number in (item.partition("=") for item in items))
+    return _info_scalar(value)
+
+
+def _info_scalar(value):
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def summarize_info(sections, own_connections=1):
+    """The figures the planner needs from parsed INFO.
+
+    own_connections: connections the probe itself holds; they are not counted as in use.
+    """
+    merged = {}
+    for fields in sections.values():
+        merged.update(fields)
+    maxclients = merged.get("maxclients")
+    connected = merged.get("connected_clients")
+    in_use = max(0, connected - own_connections) if isinstance(connected, int) else None
+    return {
+        "version": str(merged.get("valkey_version") or merged.get("redis_version") or "") or None,
+        "server_name": merged.get("server_name") or "redis",
+        "mode": merged.get("redis_mode"),
+        "role": merged.get("role"),
+        "maxclients": maxclients,
+        "connected_clients": in_use,
+        "blocked_clients": merged.get("blocked_clients"),
+        "maxmemory": merged.get("maxmemory"),
+        "maxmemory_policy": merged.get("maxmemory_policy"),
+        "used_memory": merged.get("used_memory"),
+        "cluster_enabled": bool(merged.get("cluster_enabled", 0)),
+        "clients_available": (maxclients - in_use) if isinstance(maxclients, int) and in_use is not None else None,
+    }
+
+
+def explain_error(error, endpoint, timeout):
+    """A sentence naming what went wrong and what to check, from a redis-py exception."""
+    text = str(error)
+    lowered = text.lower()
+    if isinstance(error, redis.exceptions.AuthenticationError) or "wrongpass" in lowered or "noauth" in lowered \
+            or "invalid username-password" in lowered or "authentication required" in lowered:
+        return ("authentication to %s failed (%s): check username and password (ACL user or requirepass)"
+                % (endpoint, text))
+    if isinstance(error, redis.exceptions.TimeoutError) or isinstance(error, socket.timeout) or "timed out" in lowered:
+        return ("no answer from %s within %.1f s: the port accepts but does not answer like Redis, "
+                "or the server is overloaded or behind a firewall that drops packets (%s)" % (endpoint, timeout, text))
+    if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
+        return ("TLS with %s failed (%s): check tls, tls_ca_cert, tls_cert/tls_key and tls_verify, and that the "
+                "server listens with TLS on that port" % (endpoint, text))
+    if "refused" in lowered or "error %d " % errno.ECONNREFUSED in lowered or "errno 111" in lowered:
+        return ("connection refused by %s: nothing listens there; check host and port and that redis-server runs"
+                % endpoint)
+    if "no such file" in lowered or "error %d " % errno.ENOENT in lowered:
+        return "no Redis socket at %s: check unix_socket and that redis-server runs with unixsocket set" % endpoint
+    if "name or service not known" in lowered or "nodename nor servname" in lowered \
+            or "temporary failure in name resolution" in lowered:
+        return "cannot resolve the host of %s: check host" % endpoint
+    if "noperm" in lowered:
+        return ("connected to %s, but the user may not run a command the probe needs (%s): grant it "
+                "+ping +info +config|get" % (endpoint, text))
+    return "cannot talk to Redis at %s: %s" % (endpoint, text)
+
+
+def probe_redis(params, client_factory=None):
+    """Connect, time PINGs, read INFO. Unreachable is returned as data, never raised."""
+    check_options(params)
+    endpoint = endpoint_of(params)
+    result = {
+        "reachable": False,
+        "error": None,
+        "endpoint": endpoint,
+        "tls": bool(params["tls"] or (params.get("url") or "").startswith("rediss://")),
+        "latency_ms": None,
+    }
+    result.update(summarize_info({}))
+    client = None
+    try:
+        client = (client_factory or make_client)(params)
+        # Raw INFO text, so the parsing is ours and the same for every redis-py version.
+        client.set_response_callback("INFO", lambda response, **options: response)
+        client.ping()
+        result["reachable"] = True
+        result["latency_ms"] = time_calls(client.ping, params["samples"])
+        raw = client.execute_command("INFO")
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        result.update(summarize_info(parse_info(text)))
+        if result["maxclients"] is None:
+            # Before Redis 7 INFO does not carry maxclients.
+            config = client.config_get("maxclients")
+            result["maxclients"] = int(config["maxclients"])
+            result.update(clients_available=result["maxclients"] - result["connected_clients"])
+    except (redis.exceptions.RedisError, OSError, ValueError) as error:
+        result["error"] = explain_error(error, endpoint, params["timeout"])
+    finally:
+        if client is not None:
+            client.close()
+    return result

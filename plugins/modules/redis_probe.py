@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: redis_probe
+short_description: Probe a Redis server over a real connection
+version_added: 1.0.0
+description:
+  - Connects to Redis as the gateway would, times a series of C(PING)s and reads C(INFO):
+    version, role, client limit and clients connected, memory, cluster mode.
+  - Returns C(clients_available), the connections a new client such as the gateway can still
+    open, for sizing the gateway's Redis pools.
+  - An unreachable server, a wrong password or a TLS failure is reported as data
+    (RV(reachable=false) and a clear RV(error)), not as a task failure, unless
+    O(fail_unreachable=true).
+author:
+  - mcpgateway.tuning contributors
+extends_documentation_fragment:
+  - mcpgateway.tuning.redis
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: The module changes nothing, so there is no diff.
+options:
+  samples:
+    description: Number of C(PING)s timed for the latency figures.
+    type: int
+    default: 10
+  fail_unreachable:
+    description: Fail the task when the server cannot be reached or queried.
+    type: bool
+    default: false
+notes:
+  - The probe's own connection is not counted in RV(connected_clients) and RV(clients_available).
+  - Redis 7 reports C(maxclients) in C(INFO); for older servers the probe reads it with
+    C(CONFIG GET maxclients), which the ACL user must be allowed to run.
+"""
+
+EXAMPLES = r"""
+- name: Probe the gateway's Redis by its URL
+  mcpgateway.tuning.redis_probe:
+    url: "{{ gateway_redis_url }}"
+  register: redis_state
+
+- name: Probe an ACL user over TLS and fail if it cannot connect
+  mcpgateway.tuning.redis_probe:
+    host: redis.internal
+    port: 6380
+    username: gateway
+    password: "{{ vault_redis_password }}"
+    tls: true
+    tls_ca_cert: /etc/ssl/certs/internal-ca.pem
+    timeout: 3
+    fail_unreachable: true
+"""
+
+RETURN = r"""
+reachable:
+  description: Whether the server answered and the figures could be read.
+  returned: always
+  type: bool
+  sample: true
+error:
+  description: Why the server could not be reached or read, with what to check; null when reachable.
+  returned: always
+  type: str
+  sample: "connection refused by redis://127.0.0.1:6390/0: nothing listens there; check host and port"
+endpoint:
+  description: Where the probe connected, without credentials.
+  returned: always
+  type: str
+  sample: redis://127.0.0.1:6379/0
+tls:
+  description: Whether TLS was used.
+  returned: always
+  type: bool
+latency_ms:
+  description: C(PING) round trips in milliseconds (C(samples), C(min), C(p50), C(p99), C(max)).
+  returned: always
+  type: dict
+  sample: {samples: 10, min: 0.05, p50: 0.07, p99: 0.2, max: 0.21}
+version:
+  description: Server version (C(valkey_version) for Valkey).
+  returned: always
+  type: str
+  sample: 7.0.15
+server_name:
+  description: V(redis), or V(valkey) for Valkey servers.
+  returned: always
+  type: str
+mode:
+  description: C(redis_mode) from INFO, V(standalone), V(cluster) or V(sentinel).
+  returned: always
+  type: str
+role:
+  description: V(master) or V(slave) (a replica).
+  returned: always
+  type: str
+maxclients:
+  description: The server's client limit.
+  returned: always
+  type: int
+  sample: 10000
+connected_clients:
+  description: Clients connected besides the probe.
+  returned: always
+  type: int
+blocked_clients:
+  description: Clients blocked in a blocking command.
+  returned: always
+  type: int
+maxmemory:
+  description: The memory limit in bytes, 0 for none.
+  returned: always
+  type: int
+maxmemory_policy:
+  description: Eviction policy.
+  returned: always
+  type: str
+used_memory:
+  description: Memory used by the server, in bytes.
+  returned: always
+  type: int
+cluster_enabled:
+  description: Whether the server runs in cluster mode.
+  returned: always
+  type: bool
+clients_available:
+  description: C(maxclients) minus RV(connected_clients), the connections still free.
+  returned: always
+  type: int
+  sample: 9990
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.redis_client import (
+    REDIS_IMPORT_ERROR,
+    REDIS_MUTUALLY_EXCLUSIVE,
+    REDIS_PIP_HINT,
+    RedisProbeError,
+    probe_redis,
+    redis_argument_spec,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=redis_argument_spec(),
+        mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE,
+        supports_check_mode=True,
+    )
+    if REDIS_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib(REDIS_PIP_HINT), exception=REDIS_IMPORT_ERROR)
+    try:
+        result = probe_redis(module.params)
+    except RedisProbeError as error:
+        module.fail_json(msg=str(error))
+    if module.params["fail_unreachable"] and not result["reachable"]:
+        module.fail_json(msg=result["error"], **result)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
