@@ -1,0 +1,372 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Everything about talking to PostgreSQL (or PgBouncer): options, driver, connection,
+the connection budget arithmetic and error wording. Modules stay thin."""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.latency import time_calls
+
+# psycopg 3.1+ first (client-side binding cursors speak PgBouncer's admin console), then psycopg2.
+psycopg = None
+psycopg2 = None
+PSYCOPG_IMPORT_ERROR = None
+try:
+    import psycopg
+    if tuple(int(part) for part in psycopg.__version__.split(".")[:2]) < (3, 1):
+        raise ImportError("psycopg %s is older than 3.1" % psycopg.__version__)
+    DRIVER = "psycopg"
+except ImportError:
+    psycopg = None
+    try:
+        import psycopg2
+        DRIVER = "psycopg2"
+    except ImportError:
+        DRIVER = None
+        PSYCOPG_IMPORT_ERROR = traceback.format_exc()
+
+PSYCOPG_PIP_HINT = "psycopg (pip install 'psycopg[binary]>=3.1', or psycopg2, into the Python that Ansible uses " \
+                   "on the target)"
+
+SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+def postgres_argument_spec():
+    return dict(
+        dsn=dict(type="str", no_log=True, aliases=["url"]),
+        host=dict(type="str"),
+        port=dict(type="int", default=5432),
+        unix_socket_dir=dict(type="path"),
+        user=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        database=dict(type="str", default="postgres"),
+        sslmode=dict(type="str", choices=SSL_MODES, default="prefer"),
+        ssl_rootcert=dict(type="path"),
+        ssl_cert=dict(type="path"),
+        ssl_key=dict(type="path", no_log=False),
+        connect_timeout=dict(type="int", default=5),
+        samples=dict(type="int", default=10),
+        fail_unreachable=dict(type="bool", default=False),
+    )
+
+
+POSTGRES_MUTUALLY_EXCLUSIVE = [("host", "unix_socket_dir")]
+
+
+class PostgresProbeError(Exception):
+    """A probe that cannot start because of its own options."""
+
+
+def check_options(params):
+    if params["connect_timeout"] < 1:
+        raise PostgresProbeError("connect_timeout must be at least 1 second, got %d" % params["connect_timeout"])
+    if params["samples"] < 1:
+        raise PostgresProbeError("samples must be at least 1, got %d" % params["samples"])
+    if not 0 < params["port"] < 65536:
+        raise PostgresProbeError("port must be between 1 and 65535, got %d" % params["port"])
+    libpq_dsn(params.get("dsn"))  # a URL of another database is an option error, before connecting
+
+
+def libpq_dsn(dsn):
+    """Accept the gateway's SQLAlchemy DATABASE_URL as it is: postgresql+psycopg://… -> postgresql://…"""
+    if not dsn:
+        return ""
+    scheme, separator, rest = dsn.partition("://")
+    if separator and scheme.startswith(("postgresql+", "postgres+")):
+        return "postgresql://" + rest
+    if separator and not scheme.startswith(("postgresql", "postgres")):
+        raise PostgresProbeError("dsn must be a PostgreSQL URL (postgresql://user@host:port/db) or 'key=value' "
+                                 "pairs; got a %s:// URL" % scheme)
+    return dsn
+
+
+def connection_keywords(params):
+    """libpq keywords from the options; a DSN supplies what is not given explicitly."""
+    keywords = {
+        "connect_timeout": str(max(2, params["connect_timeout"])),
+        "sslmode": params["sslmode"],
+        "application_name": "mcpgateway.tuning.postgres_probe",
+    }
+    if params.get("dsn") and params["sslmode"] == "prefer":
+        # Let the DSN's own sslmode stand unless the option was changed from its default.
+        del keywords["sslmode"]
+    explicit = {
+        "host": params.get("unix_socket_dir") or params.get("host"),
+        "user": params.get("user"),
+        "password": params.get("password"),
+        "sslrootcert": params.get("ssl_rootcert"),
+        "sslcert": params.get("ssl_cert"),
+        "sslkey": params.get("ssl_key"),
+    }
+    if not params.get("dsn"):
+        explicit.update(port=str(params["port"]), dbname=params["database"])
+    keywords.update((key, value) for key, value in explicit.items() if value is not None)
+    return keywords
+
+
+def endpoint_of(params):
+    """Where the probe connects, for messages: never the password."""
+    dsn = params.get("dsn")
+    if dsn:
+        scheme, separator, rest = libpq_dsn(dsn).partition("://")
+        if separator:
+            authority, slash, path = rest.partition("/")
+            return "%s://%s%s%s" % (scheme, authority.rpartition("@")[2], slash, path.split("?", 1)[0])
+        return "dsn(%s)" % " ".join(part for part in dsn.split() if not part.startswith("password="))
+    where = params.get("unix_socket_dir") or params.get("host") or "localhost"
+    return "postgresql://%s:%d/%s" % (where, params["port"], params["database"])
+
+
+def connect(params):
+    dsn = libpq_dsn(params.get("dsn"))
+    keywords = connection_keywords(params)
+    if DRIVER == "psycopg":
+        return psycopg.connect(dsn, autocommit=True, cursor_factory=psycopg.ClientCursor, **keywords)
+    connection = psycopg2.connect(dsn, **keywords)
+    connection.set_session(autocommit=True)
+    return connection
+
+
+def _execute(connection, query):
+    cursor = connection.cursor()
+    try:
+        cursor.execute(query)
+    finally:
+        cursor.close()
+
+
+def _fetch(connection, query):
+    cursor = connection.cursor()
+    try:
+        cursor.execute(query)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def connections_available(settings, in_use, role, database):
+    """Connections a new client of this role and database may still open, and what binds.
+
+    Mirrors the checks PostgreSQL makes at connection time: non-superusers cannot use the
+    superuser_reserved_connections slots, nor the reserved_connections slots (16+) unless
+    they are members of pg_use_reserved_connections; rolconnlimit and datconnlimit (-1 =
+    none) do not apply to superusers.
+
+    settings: max_connections, superuser_reserved_connections, reserved_connections (or None)
+    in_use: total, role, database (client backends other than the probe's own)
+    role: superuser, can_use_reserved, connection_limit
+    database: connection_limit
+    Returns (available, binding, limits) where limits lists every candidate.
+    """
+    superuser = role["superuser"]
+    reserved = settings.get("reserved_connections") or 0
+    held_back = 0 if superuser else settings["superuser_reserved_connections"]
+    if not (superuser or role.get("can_use_reserved")):
+        held_back += reserved
+    usable = settings["max_connections"] - held_back
+    limits = [{
+        "limit": "max_connections",
+        "available": usable - in_use["total"],
+        "reason": "max_connections %d - %d reserved for other roles - %d in use"
+                  % (settings["max_connections"], held_back, in_use["total"]),
+    }]
+    if not superuser and role["connection_limit"] >= 0:
+        limits.append({
+            "limit": "role connection limit",
+            "available": role["connection_limit"] - in_use["role"],
+            "reason": "rolconnlimit %d - %d in use by the role" % (role["connection_limit"], in_use["role"]),
+        })
+    if not superuser and database["connection_limit"] >= 0:
+        limits.append({
+            "limit": "database connection limit",
+            "available": database["connection_limit"] - in_use["database"],
+            "reason": "datconnlimit %d - %d in use on the database" % (database["connection_limit"],
+                                                                       in_use["database"]),
+        })
+    binding = min(limits, key=lambda limit: limit["available"])
+    return max(0, binding["available"]), binding, limits
+
+
+SETTINGS_QUERY = """
+SELECT current_setting('server_version') AS server_version,
+       current_setting('server_version_num')::int AS server_version_num,
+       current_setting('max_connections')::int AS max_connections,
+       current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
+       current_setting('reserved_connections', true) AS reserved_connections,
+       current_user AS role_name,
+       current_database() AS database_name,
+       r.rolsuper AS superuser,
+       r.rolconnlimit AS rolconnlimit,
+       d.datconnlimit AS datconnlimit,
+       EXISTS (SELECT 1 FROM pg_roles m
+               WHERE m.rolname = 'pg_use_reserved_connections'
+                 AND pg_has_role(current_user, m.oid, 'MEMBER')) AS can_use_reserved
+FROM pg_roles r, pg_database d
+WHERE r.rolname = current_user AND d.datname = current_database()
+"""
+
+# Only client backends occupy max_connections slots; background workers have their own.
+ACTIVITY_QUERY = """
+SELECT coalesce(state, 'unknown') AS state,
+       usename = current_user AS same_role,
+       datname = current_database() AS same_database,
+       count(*) AS connections
+FROM pg_stat_activity
+WHERE pid <> pg_backend_pid() AND %s
+GROUP BY 1, 2, 3
+"""
+
+
+def summarize_activity(rows):
+    in_use = {"total": 0, "role": 0, "database": 0, "by_state": {}}
+    for row in rows:
+        count = int(row["connections"])
+        in_use["total"] += count
+        in_use["role"] += count if row["same_role"] else 0
+        in_use["database"] += count if row["same_database"] else 0
+        in_use["by_state"][row["state"]] = in_use["by_state"].get(row["state"], 0) + count
+    return in_use
+
+
+def parse_pgbouncer_config(rows):
+    return dict((row["key"], row["value"]) for row in rows)
+
+
+def _probe_postgresql(connection, params, result):
+    # Bound every query by the same timeout as the connection: a stuck server cannot hang the probe.
+    _execute(connection, "SET statement_timeout = %d" % (params["connect_timeout"] * 1000))
+    result["latency_ms"] = time_calls(lambda: _fetch(connection, "SELECT 1"), params["samples"])
+    settings = _fetch(connection, SETTINGS_QUERY)[0]
+    version_num = settings["server_version_num"]
+    backend_filter = "backend_type = 'client backend'" if version_num >= 100000 else "true"
+    in_use = summarize_activity(_fetch(connection, ACTIVITY_QUERY % backend_filter))
+    reserved = settings["reserved_connections"]
+    reserved = int(reserved) if reserved not in (None, "") else None
+    role = {"name": settings["role_name"], "superuser": settings["superuser"],
+            "can_use_reserved": settings["can_use_reserved"], "connection_limit": settings["rolconnlimit"]}
+    database = {"name": settings["database_name"], "connection_limit": settings["datconnlimit"]}
+    available, binding, limits = connections_available(
+        {"max_connections": settings["max_connections"],
+         "superuser_reserved_connections": settings["superuser_reserved_connections"],
+         "reserved_connections": reserved},
+        in_use, role, database)
+    result.update(
+        server_version=settings["server_version"],
+        server_version_num=version_num,
+        max_connections=settings["max_connections"],
+        superuser_reserved_connections=settings["superuser_reserved_connections"],
+        reserved_connections=reserved,
+        connections_in_use=in_use,
+        role=role,
+        database=database,
+        rolconnlimit=settings["rolconnlimit"],
+        datconnlimit=settings["datconnlimit"],
+        connections_available=available,
+        connections_available_binding=binding["limit"],
+        connections_available_reason=binding["reason"],
+        connection_limits=limits,
+    )
+
+
+def _probe_pgbouncer(connection, params, result, version_text):
+    result["latency_ms"] = time_calls(lambda: _fetch(connection, "SHOW VERSION"), params["samples"])
+    config = parse_pgbouncer_config(_fetch(connection, "SHOW CONFIG"))
+    clients = len(_fetch(connection, "SHOW CLIENTS")) - 1  # not the probe itself
+    max_client_conn = int(config.get("max_client_conn", 0))
+    result.update(
+        pgbouncer=True,
+        pgbouncer_version=version_text,
+        pgbouncer_pool_mode=config.get("pool_mode"),
+        pgbouncer_default_pool_size=int(config["default_pool_size"]) if "default_pool_size" in config else None,
+        max_connections=max_client_conn,
+        connections_in_use={"total": clients, "role": None, "database": None, "by_state": {}},
+        connections_available=max(0, max_client_conn - clients),
+        connections_available_binding="pgbouncer max_client_conn",
+        connections_available_reason="max_client_conn %d - %d clients" % (max_client_conn, clients),
+    )
+
+
+def detect_pgbouncer(connection):
+    """PgBouncer's admin console answers SHOW VERSION with its own version; PostgreSQL has no
+    such setting and raises an error. Returns the PgBouncer version text or None."""
+    try:
+        rows = _fetch(connection, "SHOW VERSION")
+    except Exception:  # pylint: disable=broad-except
+        # Any driver's "unrecognized configuration parameter" error means PostgreSQL.
+        return None
+    text = " ".join(str(value) for row in rows for value in row.values())
+    return text if "pgbouncer" in text.lower() else None
+
+
+def explain_error(error, endpoint, timeout):
+    """A sentence naming what went wrong and what to check, from a driver exception."""
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "authentication failed" in lowered \
+            or "no password supplied" in lowered:
+        return "authentication to %s failed (%s): check user and password" % (endpoint, text)
+    if "timeout expired" in lowered or "timed out" in lowered or "timeout" in lowered:
+        return ("no answer from %s within %d s: the port accepts but does not answer like PostgreSQL, or the "
+                "server is overloaded or behind a firewall that drops packets (%s)" % (endpoint, timeout, text))
+    if "too many clients" in lowered or "remaining connection slots" in lowered \
+            or "too many connections" in lowered:
+        return ("%s has no connection slot left for this role (%s): raise max_connections or the role's "
+                "CONNECTION LIMIT, close idle clients, or put PgBouncer in front" % (endpoint, text))
+    if "refused" in lowered:
+        return ("connection refused by %s: nothing listens there; check host and port and that PostgreSQL runs "
+                "with listen_addresses covering it" % endpoint)
+    if "no such file or directory" in lowered:
+        return "no PostgreSQL socket at %s: check unix_socket_dir and port" % endpoint
+    if "ssl" in lowered or "certificate" in lowered:
+        return ("TLS with %s failed (%s): check sslmode, ssl_rootcert and ssl_cert/ssl_key, and that the server "
+                "has ssl = on" % (endpoint, text))
+    if "does not exist" in lowered:
+        return "%s: %s; check user and database" % (endpoint, text)
+    if "pg_hba.conf" in lowered:
+        return "%s refuses this client (%s): add a pg_hba.conf entry for it" % (endpoint, text)
+    if "could not translate host name" in lowered:
+        return "cannot resolve the host of %s: check host" % endpoint
+    return "cannot talk to PostgreSQL at %s: %s" % (endpoint, text)
+
+
+def empty_result(endpoint):
+    return {
+        "reachable": False, "error": None, "endpoint": endpoint, "driver": DRIVER, "pgbouncer": False,
+        "pgbouncer_version": None, "latency_ms": None, "server_version": None, "server_version_num": None,
+        "max_connections": None, "superuser_reserved_connections": None, "reserved_connections": None,
+        "connections_in_use": None, "role": None, "database": None, "rolconnlimit": None, "datconnlimit": None,
+        "connections_available": None, "connections_available_binding": None, "connections_available_reason": None,
+        "connection_limits": [],
+    }
+
+
+def driver_errors():
+    if DRIVER == "psycopg":
+        return (psycopg.Error,)
+    return (psycopg2.Error,)
+
+
+def probe_postgres(params, connector=None):
+    """Connect, time SELECT 1, read the connection budget. Unreachable is data, not raised."""
+    check_options(params)
+    endpoint = endpoint_of(params)
+    result = empty_result(endpoint)
+    connection = None
+    try:
+        connection = (connector or connect)(params)
+        pgbouncer_version = detect_pgbouncer(connection)
+        if pgbouncer_version:
+            _probe_pgbouncer(connection, params, result, pgbouncer_version)
+        else:
+            _probe_postgresql(connection, params, result)
+        result["reachable"] = True
+    except driver_errors() + (OSError,) as error:
+        result["error"] = explain_error(error, endpoint, params["connect_timeout"])
+    finally:
+        if connection is not None:
+            connection.close()
+    return result
