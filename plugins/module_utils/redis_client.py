@@ -62,6 +62,8 @@ def check_options(params):
         raise RedisProbeError("samples must be at least 1, got %d" % params["samples"])
     if not 0 < params["port"] < 65536:
         raise RedisProbeError("port must be between 1 and 65535, got %d" % params["port"])
+    if params.get("url"):
+        redis_url_parts(params["url"])
     if bool(params["tls_cert"]) != bool(params["tls_key"]):
         raise RedisProbeError("tls_cert and tls_key go together: give both for a client certificate, or neither")
 
@@ -79,7 +81,7 @@ def endpoint_of(params):
 def redis_url_parts(url):
     """Scheme, host:port (credentials dropped) and path of a redis URL, without a library."""
     scheme, separator, rest = url.partition("://")
-    if not separator:
+    if not separator or scheme not in ("redis", "rediss", "unix"):
         raise RedisProbeError("url must look like redis://[user:password@]host:port/db, rediss://… or unix:///path")
     authority, slash, path = rest.partition("/")
     location = authority.rpartition("@")[2]
@@ -93,7 +95,6 @@ def client_kwargs(params):
         socket_connect_timeout=params["timeout"],
         # One attempt only: redis-py retries by default, which would multiply the timeout.
         retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
         health_check_interval=0,
     )
     if params.get("username"):

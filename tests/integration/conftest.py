@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Real servers and a real Ansible for the integration tests.
+
+Modules run through the ``ansible`` command against localhost, from this checkout linked
+into a temporary collections folder, with this Python as the target interpreter (it has
+redis-py and psycopg installed by ``make``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
+
+
+def _link_collection():
+    """This checkout as ansible_collections/mcpgateway/tuning in a temporary folder, so that
+    Ansible loads it and the tests can import its module_utils directly."""
+    root = tempfile.mkdtemp(prefix="mcpgw-collections-")
+    atexit.register(shutil.rmtree, root, True)
+    namespace = os.path.join(root, "ansible_collections", "mcpgateway")
+    os.makedirs(namespace)
+    os.symlink(REPO_ROOT, os.path.join(namespace, "tuning"))
+    sys.path.insert(0, root)
+    return root
+
+
+COLLECTIONS_ROOT = _link_collection()
+
+from tools.throwaway import Certificates, PostgresServer, RedisServer, SilentPort  # noqa: E402 pylint: disable=wrong-import-position
+
+REDIS_PASSWORD = "redis-requirepass-7Gq2"
+REDIS_ACL_USER = "gateway"
+REDIS_ACL_PASSWORD = "acl-pass-Zr81x"
+REDIS_MAXCLIENTS = 57
+REDIS_MAXMEMORY = 64 * 1024 * 1024
+
+PG_MAX_CONNECTIONS = 24
+PG_SUPERUSER_RESERVED = 4
+PG_ROLE = "gateway"
+PG_ROLE_PASSWORD = "pg-pass-Kd93q"
+PG_ROLE_LIMIT = 7
+PG_DATABASE = "mcp"
+PG_DATABASE_LIMIT = 10
+
+
+def pytest_runtest_makereport(item, call):
+    """In CI every prerequisite is installed by make: a skipped test there is a failure."""
+    del item
+    if os.environ.get("CI") and call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception):
+        raise AssertionError("test skipped in CI: %s" % call.excinfo.value)
+
+
+@pytest.fixture(scope="session")
+def ansible_env():
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_NOCOLOR="1",
+    )
+    return env
+
+
+class ModuleRun:
+    def __init__(self, rc, result, elapsed, output):
+        self.rc = rc
+        self.result = result
+        self.elapsed = elapsed
+        self.output = output
+
+    @property
+    def failed(self):
+        # The tree callback drops the 'failed' key: a failed task shows as a non-zero rc.
+        return self.rc != 0
+
+
+@pytest.fixture
+def run_module(ansible_env, tmp_path):
+    """Run one module on localhost through Ansible; return its result, rc, wall time and output."""
+
+    def run(name, args=None, check=False, verbosity=0, interpreter=None):
+        tree = tmp_path / ("tree-%d" % time.monotonic_ns())
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-c", "local",
+                   "-m", "mcpgateway.tuning.%s" % name, "-a", json.dumps(args or {}), "--tree", str(tree)]
+        if interpreter:
+            command += ["-e", "ansible_python_interpreter=%s" % interpreter]
+        if check:
+            command.append("--check")
+        if verbosity:
+            command.append("-" + "v" * verbosity)
+        started = time.monotonic()
+        completed = subprocess.run(command, env=ansible_env, capture_output=True, text=True, check=False)
+        elapsed = time.monotonic() - started
+        result_file = tree / "localhost"
+        assert result_file.exists(), "ansible produced no result:\n%s\n%s" % (completed.stdout, completed.stderr)
+        return ModuleRun(completed.returncode, json.loads(result_file.read_text()), elapsed,
+                         completed.stdout + completed.stderr)
+
+    return run
+
+
+@pytest.fixture
+def run_playbook(ansible_env):
+    def run(playbook, inventory, extra_vars=None, check=False):
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook]
+        if extra_vars:
+            command += ["-e", json.dumps(extra_vars)]
+        if check:
+            command.append("--check")
+        return subprocess.run(command, env=ansible_env, capture_output=True, text=True, check=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    return Certificates(str(tmp_path_factory.mktemp("certificates"))).create()
+
+
+@pytest.fixture(scope="session")
+def redis_server(certificates):
+    server = RedisServer(
+        password=REDIS_PASSWORD,
+        acl_users={REDIS_ACL_USER: (REDIS_ACL_PASSWORD, "~* &* +@all")},
+        maxclients=REDIS_MAXCLIENTS,
+        maxmemory=REDIS_MAXMEMORY,
+        certificates=certificates,
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(certificates):
+    server = PostgresServer(
+        settings={"max_connections": PG_MAX_CONNECTIONS, "superuser_reserved_connections": PG_SUPERUSER_RESERVED},
+        certificates=certificates,
+    )
+    with server:
+        server.sql("CREATE ROLE %s LOGIN PASSWORD '%s' CONNECTION LIMIT %d" % (PG_ROLE, PG_ROLE_PASSWORD,
+                                                                              PG_ROLE_LIMIT))
+        server.sql("CREATE ROLE other LOGIN PASSWORD 'other-pass-x1'")
+        server.sql("CREATE DATABASE %s OWNER %s CONNECTION LIMIT %d" % (PG_DATABASE, PG_ROLE, PG_DATABASE_LIMIT))
+        yield server
+
+
+@pytest.fixture(scope="session")
+def bare_python(tmp_path_factory):
+    """A Python with nothing but the standard library: no redis, psycopg or psutil."""
+    folder = tmp_path_factory.mktemp("bare-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    return str(folder / "bin" / "python")
+
+
+@pytest.fixture
+def silent_port():
+    with SilentPort() as port:
+        yield port.port

@@ -1,0 +1,326 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Throwaway Redis and PostgreSQL servers on free loopback ports, for tests and the demo.
+
+Each server runs from its own temporary folder, is started in the foreground of a child
+process whose PID we keep, and is stopped by that PID. PostgreSQL refuses to run as root,
+so as root it runs as the ``postgres`` user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+LOOPBACK = "127.0.0.1"
+
+
+class ServerError(Exception):
+    """A throwaway server could not be started."""
+
+
+def free_port(host=LOOPBACK):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(host, port, timeout, process=None, log_path=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServerError("server exited with %s before listening on %s:%d%s"
+                              % (process.returncode, host, port, _log_tail(log_path)))
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise ServerError("nothing listens on %s:%d after %.0f s%s" % (host, port, timeout, _log_tail(log_path)))
+
+
+def _log_tail(log_path):
+    if not log_path or not os.path.exists(log_path):
+        return ""
+    with open(log_path) as handle:
+        return "\n" + "".join(handle.readlines()[-15:])
+
+
+def _stop(process, timeout=15):
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+class Certificates:
+    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with openssl."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.ca_cert = os.path.join(folder, "ca.crt")
+        self.server_cert = os.path.join(folder, "server.crt")
+        self.server_key = os.path.join(folder, "server.key")
+        self.client_cert = os.path.join(folder, "client.crt")
+        self.client_key = os.path.join(folder, "client.key")
+        self.other_ca_cert = os.path.join(folder, "other-ca.crt")
+
+    def create(self):
+        os.makedirs(self.folder, exist_ok=True)
+        ca_key = os.path.join(self.folder, "ca.key")
+        self._openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mcpgw test CA",
+                      "-keyout", ca_key, "-out", self.ca_cert)
+        self._openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=unrelated CA",
+                      "-keyout", os.path.join(self.folder, "other-ca.key"), "-out", self.other_ca_cert)
+        self._signed("server", "/CN=localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost", ca_key)
+        self._signed("client", "/CN=mcpgw-client", None, ca_key)
+        return self
+
+    def _signed(self, name, subject, extension, ca_key):
+        key = os.path.join(self.folder, name + ".key")
+        request = os.path.join(self.folder, name + ".csr")
+        self._openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", key, "-out", request)
+        command = ["x509", "-req", "-in", request, "-CA", self.ca_cert, "-CAkey", ca_key, "-CAcreateserial",
+                   "-days", "2", "-out", os.path.join(self.folder, name + ".crt")]
+        if extension:
+            extfile = os.path.join(self.folder, name + ".ext")
+            with open(extfile, "w") as handle:
+                handle.write(extension + "\n")
+            command += ["-extfile", extfile]
+        self._openssl(*command)
+        os.chmod(key, 0o600)
+
+    @staticmethod
+    def _openssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+
+class RedisServer:
+    """redis-server with an optional requirepass, ACL users, maxclients and TLS port."""
+
+    def __init__(self, password=None, acl_users=None, maxclients=None, maxmemory=None, certificates=None):
+        self.password = password
+        self.acl_users = acl_users or {}
+        self.maxclients = maxclients
+        self.maxmemory = maxmemory
+        self.certificates = certificates
+        self.host = LOOPBACK
+        self.port = None
+        self.tls_port = None
+        self.folder = None
+        self.process = None
+
+    def start(self):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ServerError("redis-server is not installed: apt-get install -y redis-server")
+        self.folder = tempfile.mkdtemp(prefix="mcpgw-redis-")
+        self.port = free_port()
+        lines = ["bind %s" % self.host, "port %d" % self.port, "save \"\"", "appendonly no",
+                 "dir %s" % self.folder, "logfile %s" % self.log_path, "daemonize no",
+                 "unixsocket %s" % self.unix_socket, "unixsocketperm 700"]
+        if self.password:
+            lines.append("requirepass %s" % self.password)
+        for user, (password, rules) in self.acl_users.items():
+            lines.append("user %s on >%s %s" % (user, password, rules))
+        if self.maxclients:
+            lines.append("maxclients %d" % self.maxclients)
+        if self.maxmemory:
+            lines.append("maxmemory %d" % self.maxmemory)
+        if self.certificates:
+            self.tls_port = free_port()
+            lines += ["tls-port %d" % self.tls_port, "tls-cert-file %s" % self.certificates.server_cert,
+                      "tls-key-file %s" % self.certificates.server_key,
+                      "tls-ca-cert-file %s" % self.certificates.ca_cert, "tls-auth-clients optional"]
+        config = os.path.join(self.folder, "redis.conf")
+        with open(config, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.chmod(config, 0o600)
+        self.process = subprocess.Popen([binary, config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.host, self.port, 10, self.process, self.log_path)
+        return self
+
+    @property
+    def log_path(self):
+        return os.path.join(self.folder, "redis.log")
+
+    @property
+    def unix_socket(self):
+        return os.path.join(self.folder, "redis.sock")
+
+    def url(self, user=None, password=None):
+        credentials = ""
+        if password is not None:
+            credentials = "%s:%s@" % (user or "", password)
+        return "redis://%s%s:%d/0" % (credentials, self.host, self.port)
+
+    def stop(self):
+        _stop(self.process)
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def postgres_bindir():
+    configured = os.environ.get("PG_BINDIR")
+    if configured:
+        return configured
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+                        key=lambda path: int(path.split("/")[4]) if path.split("/")[4].isdigit() else 0)
+    if candidates:
+        return os.path.dirname(candidates[-1])
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl:
+        return os.path.dirname(os.path.realpath(pg_ctl))
+    raise ServerError("PostgreSQL server binaries are not installed: apt-get install -y postgresql")
+
+
+class PostgresServer:
+    """A PostgreSQL cluster with password (scram) authentication over TCP on loopback.
+
+    The superuser ``postgres`` logs in without a password over the cluster's own unix
+    socket, which only the cluster's folder holds; TCP clients must give a password.
+    """
+
+    SUPERUSER = "postgres"
+
+    def __init__(self, settings=None, certificates=None):
+        self.settings = dict(settings or {})
+        self.certificates = certificates
+        self.host = LOOPBACK
+        self.port = None
+        self.folder = None
+        self.process = None
+        self.run_as = None
+
+    @property
+    def data_dir(self):
+        return os.path.join(self.folder, "data")
+
+    @property
+    def socket_dir(self):
+        return self.folder
+
+    @property
+    def log_path(self):
+        return os.path.join(self.folder, "postgres.log")
+
+    def _command(self, args):
+        if self.run_as:
+            return ["runuser", "-u", self.run_as, "--"] + args
+        return args
+
+    def start(self):
+        bindir = postgres_bindir()
+        self.folder = tempfile.mkdtemp(prefix="mcpgw-pg-")
+        os.chmod(self.folder, 0o755)
+        if os.geteuid() == 0:
+            self.run_as = self.SUPERUSER
+            account = pwd.getpwnam(self.run_as)
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+        self.port = free_port()
+        subprocess.run(self._command([os.path.join(bindir, "initdb"), "-D", self.data_dir, "-U", self.SUPERUSER,
+                                      "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                                      "--no-sync"]),
+                       check=True, capture_output=True)
+        settings = {"listen_addresses": self.host, "port": str(self.port), "unix_socket_directories": self.folder,
+                    "fsync": "off", "logging_collector": "off"}
+        if self.certificates:
+            settings.update(self._install_certificates())
+        settings.update((key, str(value)) for key, value in self.settings.items())
+        with open(os.path.join(self.data_dir, "postgresql.auto.conf"), "a") as handle:
+            for key, value in settings.items():
+                handle.write("%s = '%s'\n" % (key, value))
+        log = open(self.log_path, "ab")
+        try:
+            self.process = subprocess.Popen(self._command([os.path.join(bindir, "postgres"), "-D", self.data_dir]),
+                                            stdout=log, stderr=log)
+        finally:
+            log.close()
+        wait_for_port(self.host, self.port, 30, self.process, self.log_path)
+        self._wait_ready(bindir)
+        return self
+
+    def _install_certificates(self):
+        names = {}
+        for setting, source in (("ssl_cert_file", self.certificates.server_cert),
+                                ("ssl_key_file", self.certificates.server_key),
+                                ("ssl_ca_file", self.certificates.ca_cert)):
+            target = os.path.join(self.folder, "pg-" + os.path.basename(source))
+            shutil.copy(source, target)
+            os.chmod(target, 0o600)
+            if self.run_as:
+                account = pwd.getpwnam(self.run_as)
+                os.chown(target, account.pw_uid, account.pw_gid)
+            names[setting] = target
+        names["ssl"] = "on"
+        return names
+
+    def _wait_ready(self, bindir):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready = subprocess.run(self._command([os.path.join(bindir, "pg_isready"), "-q", "-h", self.socket_dir,
+                                                  "-p", str(self.port)]))
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise ServerError("PostgreSQL did not get ready%s" % _log_tail(self.log_path))
+
+    def sql(self, statement):
+        """Run SQL as the superuser over the cluster's socket, return rows as tuples."""
+        result = subprocess.run(
+            self._command([os.path.join(postgres_bindir(), "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                           "-h", self.socket_dir, "-p", str(self.port), "-U", self.SUPERUSER, "-d", "postgres",
+                           "-c", statement]),
+            check=False, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ServerError("psql failed: %s" % result.stderr.strip())
+        return [tuple(line.split("|")) for line in result.stdout.splitlines() if line]
+
+    def url(self, user, password, database="postgres", driver=""):
+        scheme = "postgresql+%s" % driver if driver else "postgresql"
+        return "%s://%s:%s@%s:%d/%s" % (scheme, user, password, self.host, self.port, database)
+
+    def stop(self):
+        _stop(self.process, timeout=30)
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class SilentPort:
+    """A TCP port whose backlog completes handshakes but that never reads or answers."""
+
+    def __init__(self):
+        self.listener = None
+        self.port = None
+
+    def __enter__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((LOOPBACK, 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        return self
+
+    def __exit__(self, *exc_info):
+        self.listener.close()
