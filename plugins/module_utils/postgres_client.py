@@ -210,6 +210,11 @@ WHERE r.rolname = current_user AND d.datname = current_database()
 """
 
 # Only client backends occupy max_connections slots; background workers have their own.
+# A role without pg_read_all_stats sees other roles' sessions with backend_type and state
+# hidden (NULL) but role and database shown; background processes have no database, so a
+# session with both is counted as a client (a parallel worker of another role would be too).
+CLIENT_BACKEND_FILTER = ("(backend_type = 'client backend' OR "
+                         "(backend_type IS NULL AND usename IS NOT NULL AND datname IS NOT NULL))")
 ACTIVITY_QUERY = """
 SELECT coalesce(state, 'unknown') AS state,
        usename = current_user AS same_role,
@@ -242,7 +247,7 @@ def _probe_postgresql(connection, params, result):
     result["latency_ms"] = time_calls(lambda: _fetch(connection, "SELECT 1"), params["samples"])
     settings = _fetch(connection, SETTINGS_QUERY)[0]
     version_num = settings["server_version_num"]
-    backend_filter = "backend_type = 'client backend'" if version_num >= 100000 else "true"
+    backend_filter = CLIENT_BACKEND_FILTER if version_num >= 100000 else "true"
     in_use = summarize_activity(_fetch(connection, ACTIVITY_QUERY % backend_filter))
     reserved = settings["reserved_connections"]
     reserved = int(reserved) if reserved not in (None, "") else None

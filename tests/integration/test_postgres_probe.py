@@ -1,0 +1,287 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""postgres_probe against a real PostgreSQL started with a small max_connections, a role
+with CONNECTION LIMIT, a database with CONNECTION LIMIT, password authentication and TLS.
+
+Every connections_available figure is checked against the server itself: that many new
+connections succeed, and the next one is refused for the reason the probe named."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+import psycopg
+import pytest
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils import postgres_client
+from conftest import (
+    PG_DATABASE,
+    PG_DATABASE_LIMIT,
+    PG_MAX_CONNECTIONS,
+    PG_ROLE,
+    PG_ROLE_LIMIT,
+    PG_ROLE_PASSWORD,
+    PG_SUPERUSER_RESERVED,
+)
+
+OTHER_ROLE = "other"
+OTHER_PASSWORD = "other-pass-x1"
+
+
+def connect(server, user, password, database):
+    return psycopg.connect(host=server.host, port=server.port, user=user, password=password, dbname=database,
+                           connect_timeout=5, autocommit=True)
+
+
+def client_backends(server):
+    return int(server.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")[0][0])
+
+
+@contextlib.contextmanager
+def held_connections(server, *groups):
+    """Open (user, password, database, count) groups of connections; wait until the server
+    has forgotten them after the block, so the next test starts from the same baseline."""
+    baseline = client_backends(server)
+    connections = []
+    try:
+        for user, password, database, count in groups:
+            connections += [connect(server, user, password, database) for dummy in range(count)]
+        yield connections
+    finally:
+        for connection in connections:
+            connection.close()
+        deadline = time.monotonic() + 10
+        while client_backends(server) > baseline and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def open_until_refused(server, user, password, database, limit):
+    """Open connections until the server refuses one; return how many it took and why it refused."""
+    opened = []
+    try:
+        for dummy in range(limit + 1):
+            try:
+                opened.append(connect(server, user, password, database))
+            except psycopg.OperationalError as error:
+                return len(opened), str(error)
+        return len(opened), None
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def probe_args(server, user=PG_ROLE, password=PG_ROLE_PASSWORD, database=PG_DATABASE, **extra):
+    args = {"host": server.host, "port": server.port, "user": user, "password": password, "database": database,
+            "sslmode": "disable"}
+    args.update(extra)
+    return args
+
+
+def test_settings_and_limits_match_the_server(run_module, postgres_server):
+    run = run_module("postgres_probe", probe_args(postgres_server, samples=6))
+    result = run.result
+
+    assert run.rc == 0, run.output
+    assert result["changed"] is False
+    assert result["reachable"] is True, result["error"]
+    assert result["error"] is None
+    assert result["driver"] == "psycopg"
+    assert result["pgbouncer"] is False
+    assert result["endpoint"] == "postgresql://127.0.0.1:%d/%s" % (postgres_server.port, PG_DATABASE)
+    version = postgres_server.sql("SHOW server_version")[0][0]
+    assert result["server_version"] == version
+    assert result["server_version_num"] == int(postgres_server.sql("SHOW server_version_num")[0][0])
+    assert result["max_connections"] == PG_MAX_CONNECTIONS
+    assert result["superuser_reserved_connections"] == PG_SUPERUSER_RESERVED
+    expected_reserved = 0 if result["server_version_num"] >= 160000 else None
+    assert result["reserved_connections"] == expected_reserved
+    assert result["rolconnlimit"] == PG_ROLE_LIMIT
+    assert result["datconnlimit"] == PG_DATABASE_LIMIT
+    assert result["role"] == {"name": PG_ROLE, "superuser": False, "can_use_reserved": False,
+                              "connection_limit": PG_ROLE_LIMIT}
+    assert result["database"] == {"name": PG_DATABASE, "connection_limit": PG_DATABASE_LIMIT}
+    latency = result["latency_ms"]
+    assert latency["samples"] == 6
+    assert 0 < latency["min"] <= latency["p50"] <= latency["p99"] <= latency["max"]
+
+
+def test_role_limit_binds_and_the_server_agrees(run_module, postgres_server):
+    with held_connections(postgres_server, (PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, 2),
+                          (OTHER_ROLE, OTHER_PASSWORD, "postgres", 3)) as held:
+        held[0].execute("BEGIN")
+        held[0].execute("SELECT 1")
+        result = run_module("postgres_probe", probe_args(postgres_server)).result
+
+        assert result["connections_in_use"] == {
+            "total": 5, "role": 2, "database": 2,
+            # A non-superuser does not see the state of other roles' sessions.
+            "by_state": {"idle": 1, "idle in transaction": 1, "unknown": 3},
+        }
+        assert result["connections_available"] == PG_ROLE_LIMIT - 2
+        assert result["connections_available_binding"] == "role connection limit"
+        assert result["connections_available_reason"] == "rolconnlimit %d - 2 in use by the role" % PG_ROLE_LIMIT
+        assert [limit["available"] for limit in result["connection_limits"]] == [
+            PG_MAX_CONNECTIONS - PG_SUPERUSER_RESERVED - 5, PG_ROLE_LIMIT - 2, PG_DATABASE_LIMIT - 2]
+
+        opened, refusal = open_until_refused(postgres_server, PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, 20)
+        assert opened == result["connections_available"]
+        assert "too many connections for role" in refusal
+
+
+def test_database_limit_binds_and_the_server_agrees(run_module, postgres_server):
+    with held_connections(postgres_server, (OTHER_ROLE, OTHER_PASSWORD, PG_DATABASE, 8),
+                          (PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, 1)):
+        result = run_module("postgres_probe", probe_args(postgres_server)).result
+
+        assert result["connections_in_use"]["database"] == 9
+        assert result["connections_available"] == PG_DATABASE_LIMIT - 9
+        assert result["connections_available_binding"] == "database connection limit"
+
+        opened, refusal = open_until_refused(postgres_server, PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, 20)
+        assert opened == result["connections_available"]
+        assert "too many connections for database" in refusal
+
+
+def test_max_connections_binds_and_reserved_slots_are_kept_for_superusers(run_module, postgres_server):
+    with held_connections(postgres_server, (OTHER_ROLE, OTHER_PASSWORD, "postgres", 15)):
+        result = run_module("postgres_probe", probe_args(postgres_server, user=OTHER_ROLE, password=OTHER_PASSWORD,
+                                                         database="postgres")).result
+
+        usable = PG_MAX_CONNECTIONS - PG_SUPERUSER_RESERVED
+        assert result["connections_available"] == usable - 15
+        assert result["connections_available_binding"] == "max_connections"
+        assert result["connections_available_reason"] == (
+            "max_connections %d - %d reserved for other roles - 15 in use" % (PG_MAX_CONNECTIONS,
+                                                                              PG_SUPERUSER_RESERVED))
+
+        opened, refusal = open_until_refused(postgres_server, OTHER_ROLE, OTHER_PASSWORD, "postgres", 20)
+        assert opened == result["connections_available"]
+        assert "reserved" in refusal
+
+
+def test_superuser_over_the_unix_socket_may_use_the_reserved_slots(run_module, postgres_server):
+    with held_connections(postgres_server, (OTHER_ROLE, OTHER_PASSWORD, "postgres", 2)):
+        run = run_module("postgres_probe", {"unix_socket_dir": postgres_server.socket_dir,
+                                            "port": postgres_server.port, "user": "postgres"})
+        result = run.result
+
+        assert result["reachable"] is True, result["error"]
+        assert result["role"]["superuser"] is True
+        assert result["connections_available"] == PG_MAX_CONNECTIONS - 2
+        assert [limit["limit"] for limit in result["connection_limits"]] == ["max_connections"]
+
+
+def test_the_gateway_database_url_is_accepted_as_it_is(run_module, postgres_server):
+    url = postgres_server.url(PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, driver="psycopg") + "?sslmode=disable"
+    run = run_module("postgres_probe", {"dsn": url})
+
+    assert run.result["reachable"] is True, run.result["error"]
+    assert run.result["endpoint"] == "postgresql://127.0.0.1:%d/%s" % (postgres_server.port, PG_DATABASE)
+    assert run.result["rolconnlimit"] == PG_ROLE_LIMIT
+
+
+def test_wrong_password_is_reported_as_data(run_module, postgres_server):
+    run = run_module("postgres_probe", probe_args(postgres_server, password="not-the-password"))
+
+    assert run.rc == 0
+    assert run.result["reachable"] is False
+    assert run.result["error"].startswith(
+        "authentication to postgresql://127.0.0.1:%d/%s failed" % (postgres_server.port, PG_DATABASE))
+    assert "check user and password" in run.result["error"]
+    assert run.result["max_connections"] is None
+
+
+def test_closed_port_is_refused(run_module):
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        closed = placeholder.getsockname()[1]
+    run = run_module("postgres_probe", {"host": "127.0.0.1", "port": closed, "user": "x", "connect_timeout": 3})
+
+    assert run.result["reachable"] is False
+    assert run.result["error"].startswith("connection refused by postgresql://127.0.0.1:%d/postgres" % closed)
+
+
+def test_port_that_never_answers_times_out_within_the_timeout(run_module, silent_port):
+    run = run_module("postgres_probe", {"host": "127.0.0.1", "port": silent_port, "user": "x",
+                                        "connect_timeout": 2, "fail_unreachable": True})
+
+    assert run.failed
+    assert "no answer from postgresql://127.0.0.1:%d/postgres within 2 s" % silent_port in run.result["msg"]
+    assert 2 <= run.elapsed < 2 + 8
+
+
+def test_probe_itself_never_waits_past_the_timeout(silent_port):
+    params = dict(postgres_defaults(), host="127.0.0.1", port=silent_port, user="x", connect_timeout=2)
+    started = time.monotonic()
+    result = postgres_client.probe_postgres(params)
+    elapsed = time.monotonic() - started
+
+    assert result["reachable"] is False
+    assert 2 <= elapsed < 2 + 0.5
+
+
+def test_tls_verify_full_with_the_right_and_a_wrong_ca(run_module, postgres_server, certificates):
+    verified = run_module("postgres_probe", probe_args(postgres_server, sslmode="verify-full",
+                                                       ssl_rootcert=certificates.ca_cert))
+    with_client_cert = run_module("postgres_probe", probe_args(postgres_server, sslmode="verify-full",
+                                                               ssl_rootcert=certificates.ca_cert,
+                                                               ssl_cert=certificates.client_cert,
+                                                               ssl_key=certificates.client_key))
+    wrong_ca = run_module("postgres_probe", probe_args(postgres_server, sslmode="verify-full",
+                                                       ssl_rootcert=certificates.other_ca_cert))
+
+    assert verified.result["reachable"] is True, verified.result["error"]
+    assert with_client_cert.result["reachable"] is True, with_client_cert.result["error"]
+    ssl_sessions = postgres_server.sql("SELECT count(*) FROM pg_stat_ssl WHERE ssl")
+    assert ssl_sessions  # the server really speaks TLS
+    assert wrong_ca.result["reachable"] is False
+    assert wrong_ca.result["error"].startswith("TLS with postgresql://127.0.0.1:%d/%s failed"
+                                               % (postgres_server.port, PG_DATABASE))
+    assert "certificate verify failed" in wrong_ca.result["error"]
+
+
+def test_check_mode_reads_the_same(run_module, postgres_server):
+    run = run_module("postgres_probe", probe_args(postgres_server), check=True)
+
+    assert run.rc == 0
+    assert run.result["changed"] is False
+    assert run.result["max_connections"] == PG_MAX_CONNECTIONS
+
+
+def test_passwords_never_reach_the_output(run_module, postgres_server):
+    by_option = run_module("postgres_probe", probe_args(postgres_server), verbosity=4)
+    by_url = run_module("postgres_probe", {"dsn": postgres_server.url(PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE)
+                                           + "?sslmode=disable"}, verbosity=4)
+
+    assert by_option.result["reachable"] and by_url.result["reachable"]
+    for run in (by_option, by_url):
+        assert PG_ROLE_PASSWORD not in run.output + str(run.result)
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"samples": 0}, "samples must be at least 1"),
+    ({"connect_timeout": 0}, "connect_timeout must be at least 1 second"),
+    ({"port": 0}, "port must be between 1 and 65535"),
+    ({"connect_timeout": "soon"}, "connect_timeout"),
+    ({"sslmode": "sometimes"}, "sslmode"),
+    ({"dsn": "mysql://u:p@127.0.0.1/db"}, "dsn must be a PostgreSQL URL"),
+])
+def test_bad_options_fail_with_a_message_naming_them(run_module, args, message):
+    run = run_module("postgres_probe", args)
+
+    assert run.failed
+    assert message in run.result["msg"]
+
+
+def test_missing_driver_names_the_install(run_module, bare_python):
+    run = run_module("postgres_probe", {"host": "127.0.0.1"}, interpreter=bare_python)
+
+    assert run.failed
+    assert "Failed to import the required Python library (psycopg" in run.result["msg"]
+    assert "pip install" in run.result["msg"]
+
+
+def postgres_defaults():
+    return dict((name, spec.get("default")) for name, spec in postgres_client.postgres_argument_spec().items())
