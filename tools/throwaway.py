@@ -275,7 +275,7 @@ class PostgresServer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             ready = subprocess.run(self._command([os.path.join(bindir, "pg_isready"), "-q", "-h", self.socket_dir,
-                                                  "-p", str(self.port)]))
+                                                  "-p", str(self.port)]), check=False)
             if ready.returncode == 0:
                 return
             time.sleep(0.1)

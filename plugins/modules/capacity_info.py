@@ -21,7 +21,7 @@ description:
   - Uses psutil for affinity and memory when it is installed, and reads C(/proc) and C(/sys)
     directly otherwise.
 author:
-  - mcpgateway.tuning contributors
+  - mcpgateway.tuning maintainers (@mcpgateway)
 attributes:
   check_mode:
     support: full
@@ -46,11 +46,12 @@ requirements:
   - psutil (optional)
 notes:
   - The integer figure for sizing rounds a fractional quota down (1.5 CPUs gives 1), with a
-    slack of 0.01 so that 1.999 gives 2; the float and the rounded-up value are returned too.
+    slack of 0.01 so that 1.999 gives 2. The float and the rounded-up value are returned too.
   - A memory limit at or above C(MemTotal), such as the cgroup v1 "unlimited" value
     9223372036854771712, does not limit anything and is left out.
-  - C(MemAvailable) is returned but is not part of O(memory.effective_bytes): it counts the
-    memory the running gateway already uses against itself, and moves with the page cache.
+  - C(MemAvailable) is returned but is not part of RV(memory.effective_bytes), because it
+    counts the memory the running gateway already uses against itself, and moves with the
+    page cache.
 seealso:
   - name: Capacity detection
     description: How the limits are found and combined, with sources.
@@ -112,7 +113,7 @@ cgroup:
     v1_paths:
       description: The cgroup v1 path of the cpu, cpuset and memory controllers.
       type: dict
-      sample: {cpu: /, cpuset: /, memory: /system.slice/mcpgateway.service}
+      sample: {"cpu": "/", "cpuset": "/", "memory": "/system.slice/mcpgateway.service"}
 cpu:
   description: CPU capacity.
   returned: always

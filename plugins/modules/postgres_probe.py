@@ -12,18 +12,18 @@ short_description: Probe PostgreSQL or PgBouncer over a real connection and read
 version_added: 1.0.0
 description:
   - Connects as the gateway would, times a series of C(SELECT 1) and reads the settings that
-    bound how many connections the gateway may open - C(max_connections),
+    bound how many connections the gateway may open, C(max_connections),
     C(superuser_reserved_connections), C(reserved_connections) (PostgreSQL 16 and later), the
-    role's and the database's connection limits - and the connections other clients hold.
+    role's and the database's connection limits, and the connections other clients hold.
   - Returns RV(connections_available), what a new client of that role and database can still
     open, for sizing the gateway's database pools, and the limit that binds it.
   - Connected to PgBouncer's admin console (database C(pgbouncer)), it says so and reports
     PgBouncer's client limit instead.
-  - An unreachable server, a wrong password or a TLS failure is reported as data
-    (RV(reachable=false) and a clear RV(error)), not as a task failure, unless
+  - An unreachable server, a wrong password or a TLS failure is reported as data, with
+    RV(reachable=false) and a clear RV(error), not as a task failure, unless
     O(fail_unreachable=true).
 author:
-  - mcpgateway.tuning contributors
+  - mcpgateway.tuning maintainers (@mcpgateway)
 extends_documentation_fragment:
   - mcpgateway.tuning.postgres
 attributes:

@@ -11,15 +11,15 @@ module: redis_probe
 short_description: Probe a Redis server over a real connection
 version_added: 1.0.0
 description:
-  - Connects to Redis as the gateway would, times a series of C(PING)s and reads C(INFO):
-    version, role, client limit and clients connected, memory, cluster mode.
+  - Connects to Redis as the gateway would, times a series of C(PING)s and reads C(INFO) -
+    the version, role, client limit and clients connected, memory and cluster mode.
   - Returns C(clients_available), the connections a new client such as the gateway can still
     open, for sizing the gateway's Redis pools.
-  - An unreachable server, a wrong password or a TLS failure is reported as data
-    (RV(reachable=false) and a clear RV(error)), not as a task failure, unless
+  - An unreachable server, a wrong password or a TLS failure is reported as data, with
+    RV(reachable=false) and a clear RV(error), not as a task failure, unless
     O(fail_unreachable=true).
 author:
-  - mcpgateway.tuning contributors
+  - mcpgateway.tuning maintainers (@mcpgateway)
 extends_documentation_fragment:
   - mcpgateway.tuning.redis
 attributes:

@@ -153,8 +153,8 @@ def postgres_server(certificates):
         certificates=certificates,
     )
     with server:
-        server.sql("CREATE ROLE %s LOGIN PASSWORD '%s' CONNECTION LIMIT %d" % (PG_ROLE, PG_ROLE_PASSWORD,
-                                                                              PG_ROLE_LIMIT))
+        server.sql("CREATE ROLE %s LOGIN PASSWORD '%s' CONNECTION LIMIT %d"
+                   % (PG_ROLE, PG_ROLE_PASSWORD, PG_ROLE_LIMIT))
         server.sql("CREATE ROLE other LOGIN PASSWORD 'other-pass-x1'")
         server.sql("CREATE DATABASE %s OWNER %s CONNECTION LIMIT %d" % (PG_DATABASE, PG_ROLE, PG_DATABASE_LIMIT))
         yield server

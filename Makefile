@@ -1,0 +1,85 @@
+# mcpgateway.tuning: `make demo` and `make test` on a fresh machine.
+# Everything installs itself: a Python venv in .venv, and Debian packages when run as root.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BUILD := .build
+VENV_BIN := $(CURDIR)/$(VENV)/bin
+# ansible-test wants the collection at .../ansible_collections/<namespace>/<name>.
+COLLECTION_COPY := $(BUILD)/ansible_collections/mcpgateway/tuning
+TEST_HOME := $(CURDIR)/$(BUILD)/home
+SANITY_PYTHON = $(shell $(VENV_BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+# "check:package" pairs for tools/ensure-system-packages.
+SYSTEM_PACKAGES := redis-server:redis-server /usr/lib/postgresql/*/bin/initdb:postgresql openssl:openssl \
+	runuser:util-linux git:git
+
+export ANSIBLE_NOCOLOR := 1
+export PATH := $(VENV_BIN):$(PATH)
+
+.PHONY: help
+help:
+	@echo "make demo         probe capacity, Redis and PostgreSQL on this machine and print the report"
+	@echo "make test         lint, sanity, unit and integration tests (what CI runs)"
+	@echo "make lint         ansible-lint with the production profile"
+	@echo "make sanity       ansible-test sanity"
+	@echo "make units        unit tests"
+	@echo "make integration  integration tests against real Redis and PostgreSQL"
+	@echo "make clean        remove .venv and .build"
+
+$(VENV)/.installed: requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make needs Python 3.11 or later for ansible-core 2.19: run make PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_BIN)/pip install -q --upgrade pip
+	$(VENV_BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed
+
+.PHONY: system-packages
+system-packages:
+	@tools/ensure-system-packages $(SYSTEM_PACKAGES)
+
+.PHONY: lint
+lint: venv
+	$(VENV_BIN)/ansible-lint --offline --profile production
+
+# A copy of the files git knows (tracked or not ignored), so that ansible-test sees exactly the
+# collection and none of .venv or .build. ansible-test lists files with git, and inside this
+# checkout it would see .build as ignored: the copy gets a repository of its own.
+.PHONY: collection-copy
+collection-copy:
+	rm -rf $(COLLECTION_COPY)
+	mkdir -p $(COLLECTION_COPY)
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(COLLECTION_COPY)
+	cd $(COLLECTION_COPY) && git init -q && git add -A
+
+.PHONY: sanity
+sanity: venv collection-copy
+	$(VENV_BIN)/python tools/ansible_test_offline.py $(TEST_HOME)
+	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) $(VENV_BIN)/ansible-test sanity --python $(SANITY_PYTHON) --color no
+
+.PHONY: units
+units: venv collection-copy
+	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) $(VENV_BIN)/ansible-test units --python $(SANITY_PYTHON) --color no
+
+.PHONY: integration
+integration: venv system-packages
+	$(VENV_BIN)/python -m pytest -p no:cacheprovider tests/integration
+
+.PHONY: test
+test: lint sanity units integration
+
+.PHONY: demo
+demo: venv system-packages
+	$(VENV_BIN)/python tools/demo.py
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) $(BUILD)
