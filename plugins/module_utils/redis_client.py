@@ -203,7 +203,8 @@ def explain_error(error, endpoint, timeout):
             or "invalid username-password" in lowered or "authentication required" in lowered:
         return ("authentication to %s failed (%s): check username and password (ACL user or requirepass)"
                 % (endpoint, text))
-    if isinstance(error, redis.exceptions.TimeoutError) or isinstance(error, socket.timeout) or "timed out" in lowered:
+    if isinstance(error, (redis.exceptions.TimeoutError, socket.timeout)) or "timed out" in lowered \
+            or "timeout" in lowered:
         return ("no answer from %s within %.1f s: the port accepts but does not answer like Redis, "
                 "or the server is overloaded or behind a firewall that drops packets (%s)" % (endpoint, timeout, text))
     if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
