@@ -219,11 +219,21 @@ UNIT_PROPERTIES = (
 )
 
 
+def pid1_name():
+    try:
+        with open("/proc/1/comm") as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return "unknown"
+
+
 def read_unit_properties(module, unit):
     systemctl = module.get_bin_path("systemctl")
-    if systemctl is None:
-        module.fail_json(msg="unit=%s needs systemctl, which is not on this host: it does not run systemd. "
-                             "Leave 'unit' out to read the capacity of the module's own process." % unit)
+    # sd_booted(): systemd creates /run/systemd/system when it runs as init.
+    if systemctl is None or not os.path.isdir("/run/systemd/system"):
+        module.fail_json(msg="unit=%s needs systemd, and systemd is not running on this host (PID 1 is %s). "
+                             "Leave 'unit' out to read the capacity of the module's own process, or give the "
+                             "pid of the gateway's main process." % (unit, pid1_name()))
     command = [systemctl, "show", unit] + ["--property=%s" % name for name in UNIT_PROPERTIES]
     rc, out, err = module.run_command(command)
     if rc != 0:

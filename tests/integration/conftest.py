@@ -84,30 +84,60 @@ class ModuleRun:
 
     @property
     def failed(self):
-        # The tree callback drops the 'failed' key: a failed task shows as a non-zero rc.
-        return self.rc != 0
+        return bool(self.result.get("failed")) and self.rc != 0
+
+
+# One task runs the module and registers its result whatever happens; the next saves that
+# result as JSON (also in check mode); the last fails the play when the module failed.
+MODULE_PLAYBOOK = """\
+- name: Run one module
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Run the module
+      mcpgateway.tuning.{name}: {args}
+      register: module_result
+      ignore_errors: true
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{{{ module_result | to_json }}}}"
+        dest: {result_path}
+        mode: "0600"
+      check_mode: false
+      no_log: true
+    - name: Fail as the module did
+      ansible.builtin.fail:
+        msg: "{{{{ module_result.msg }}}}"
+      when: module_result is failed
+"""
 
 
 @pytest.fixture
 def run_module(ansible_env, tmp_path):
-    """Run one module on localhost through Ansible; return its result, rc, wall time and output."""
+    """Run one module on localhost through ansible-playbook; return its result, rc, wall time and output."""
 
-    def run(name, args=None, check=False, verbosity=0, interpreter=None):
-        tree = tmp_path / ("tree-%d" % time.monotonic_ns())
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-c", "local",
-                   "-m", "mcpgateway.tuning.%s" % name, "-a", json.dumps(args or {}), "--tree", str(tree)]
+    def run(name, args=None, check=False, verbosity=0, interpreter=None, wrap=None):
+        stamp = time.monotonic_ns()
+        result_path = tmp_path / ("result-%d.json" % stamp)
+        playbook = tmp_path / ("run-%d.yml" % stamp)
+        playbook.write_text(MODULE_PLAYBOOK.format(name=name, args=json.dumps(args or {}),
+                                                   result_path=json.dumps(str(result_path))))
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                   str(playbook)]
         if interpreter:
             command += ["-e", "ansible_python_interpreter=%s" % interpreter]
         if check:
             command.append("--check")
         if verbosity:
             command.append("-" + "v" * verbosity)
+        if wrap:
+            command = wrap(command)
         started = time.monotonic()
         completed = subprocess.run(command, env=ansible_env, capture_output=True, text=True, check=False)
         elapsed = time.monotonic() - started
-        result_file = tree / "localhost"
-        assert result_file.exists(), "ansible produced no result:\n%s\n%s" % (completed.stdout, completed.stderr)
-        return ModuleRun(completed.returncode, json.loads(result_file.read_text()), elapsed,
+        assert result_path.exists(), "ansible produced no result:\n%s\n%s" % (completed.stdout, completed.stderr)
+        return ModuleRun(completed.returncode, json.loads(result_path.read_text()), elapsed,
                          completed.stdout + completed.stderr)
 
     return run
