@@ -45,9 +45,15 @@ venv: $(VENV)/.installed
 system-packages:
 	@tools/ensure-system-packages $(SYSTEM_PACKAGES)
 
+# This checkout as an installed collection, for ansible-lint and the playbooks to resolve it.
+COLLECTION_LINK := $(BUILD)/collections/ansible_collections/mcpgateway/tuning
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
 .PHONY: lint
-lint: venv
-	$(VENV_BIN)/ansible-lint --offline --profile production
+lint: venv $(COLLECTION_LINK)
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/ansible-lint --offline --profile production
 
 # A copy of the files git knows (tracked or not ignored), so that ansible-test sees exactly the
 # collection and none of .venv or .build. ansible-test lists files with git, and inside this

@@ -6,6 +6,7 @@ the connection budget arithmetic and error wording. Modules stay thin."""
 
 from __future__ import annotations
 
+import re
 import traceback
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.latency import time_calls
@@ -105,6 +106,16 @@ def connection_keywords(params):
         explicit.update(port=str(params["port"]), dbname=params["database"])
     keywords.update((key, value) for key, value in explicit.items() if value is not None)
     return keywords
+
+
+def dsn_has_password(dsn):
+    """Whether a DSN carries a password, as URL credentials or a password= parameter."""
+    scheme, separator, rest = dsn.partition("://")
+    del scheme
+    if separator:
+        credentials = rest.partition("/")[0].rpartition("@")[0]
+        return ":" in credentials or re.search(r"[?&]password=", rest) is not None
+    return re.search(r"(^|\s)password\s*=", dsn) is not None
 
 
 def endpoint_of(params):

@@ -88,6 +88,12 @@ def redis_url_parts(url):
     return {"scheme": scheme, "location": location, "path": slash + path.split("?", 1)[0] if slash else ""}
 
 
+def url_has_password(url):
+    """Whether a URL carries a password (user:password@ or :password@)."""
+    authority = url.partition("://")[2].partition("/")[0]
+    return "@" in authority and ":" in authority.rpartition("@")[0]
+
+
 def client_kwargs(params):
     """Keyword arguments for redis.Redis / redis.Redis.from_url."""
     kwargs = dict(

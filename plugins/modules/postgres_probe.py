@@ -190,6 +190,7 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.postgres_client 
     PostgresProbeError,
     postgres_argument_spec,
     probe_postgres,
+    dsn_has_password,
 )
 
 
@@ -201,6 +202,10 @@ def main():
     )
     if DRIVER is None:
         module.fail_json(msg=missing_required_lib(PSYCOPG_PIP_HINT), exception=PSYCOPG_IMPORT_ERROR)
+    dsn = module.params["dsn"]
+    if dsn and not dsn_has_password(dsn):
+        # Without credentials the DSN is no secret: let it show in results and reports.
+        module.no_log_values.discard(dsn)
     try:
         result = probe_postgres(module.params)
     except PostgresProbeError as error:

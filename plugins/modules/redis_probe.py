@@ -148,6 +148,7 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.redis_client imp
     REDIS_PIP_HINT,
     RedisProbeError,
     probe_redis,
+    url_has_password,
     redis_argument_spec,
 )
 
@@ -160,6 +161,10 @@ def main():
     )
     if REDIS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib(REDIS_PIP_HINT), exception=REDIS_IMPORT_ERROR)
+    url = module.params["url"]
+    if url and not url_has_password(url):
+        # Without credentials the URL is no secret: let it show in results and reports.
+        module.no_log_values.discard(url)
     try:
         result = probe_redis(module.params)
     except RedisProbeError as error:

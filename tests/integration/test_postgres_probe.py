@@ -260,6 +260,15 @@ def test_passwords_never_reach_the_output(run_module, postgres_server):
         assert PG_ROLE_PASSWORD not in run.output + str(run.result)
 
 
+def test_dsn_without_credentials_shows_while_the_password_stays_hidden(run_module, postgres_server):
+    dsn = "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable" % (PG_ROLE, postgres_server.port, PG_DATABASE)
+    run = run_module("postgres_probe", {"dsn": dsn, "password": PG_ROLE_PASSWORD}, verbosity=3)
+
+    assert run.result["reachable"] is True, run.result["error"]
+    assert "\"dsn\": \"%s\"" % dsn in run.output  # module_args at -vvv
+    assert PG_ROLE_PASSWORD not in run.output + str(run.result)
+
+
 @pytest.mark.parametrize("args, message", [
     ({"samples": 0}, "samples must be at least 1"),
     ({"connect_timeout": 0}, "connect_timeout must be at least 1 second"),

@@ -194,6 +194,16 @@ def test_passwords_never_reach_the_output(run_module, redis_server):
     assert REDIS_PASSWORD not in by_url.output + str(by_url.result)
 
 
+def test_url_without_credentials_shows_while_the_password_stays_hidden(run_module, redis_server):
+    url = "redis://127.0.0.1:%d/0" % redis_server.port
+    run = run_module("redis_probe", {"url": url, "password": REDIS_PASSWORD}, verbosity=3)
+
+    assert run.result["reachable"] is True, run.result["error"]
+    assert run.result["endpoint"] == url
+    assert "\"url\": \"%s\"" % url in run.output  # module_args at -vvv
+    assert REDIS_PASSWORD not in run.output + str(run.result)
+
+
 @pytest.mark.parametrize("args, message", [
     ({"samples": 0}, "samples must be at least 1"),
     ({"timeout": -1}, "timeout must be a positive number of seconds"),

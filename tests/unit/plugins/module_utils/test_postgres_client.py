@@ -145,3 +145,12 @@ def test_pgbouncer_config_rows():
     rows = [{"key": "max_client_conn", "value": "200", "default": "100", "changeable": "yes"},
             {"key": "pool_mode", "value": "transaction", "default": "session", "changeable": "yes"}]
     assert postgres_client.parse_pgbouncer_config(rows) == {"max_client_conn": "200", "pool_mode": "transaction"}
+
+
+@pytest.mark.parametrize("dsn, expected", [
+    ("postgresql://gw@db:5432/mcp", False), ("postgresql+psycopg://gw:pw@db/mcp", True),
+    ("postgresql://gw@db/mcp?sslmode=require&password=pw", True), ("host=db user=gw dbname=mcp", False),
+    ("host=db password=pw", True), ("host=db password = pw", True), ("postgresql:///mcp?host=/run/pg", False),
+])
+def test_dsn_has_password(dsn, expected):
+    assert postgres_client.dsn_has_password(dsn) is expected

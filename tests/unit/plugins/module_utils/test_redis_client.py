@@ -226,3 +226,11 @@ def test_probe_reports_errors_as_data_and_closes_the_client():
 def test_error_wording(error, start):
     exception = redis_client.redis.exceptions.ConnectionError(error)
     assert redis_client.explain_error(exception, "redis://h:1/0", 5).startswith(start)
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("redis://127.0.0.1:6379/0", False), ("redis://gw@cache:6379/0", False), ("redis://:pw@cache/0", True),
+    ("rediss://gw:pw@cache:6380/0", True), ("unix:///run/redis.sock", False),
+])
+def test_url_has_password(url, expected):
+    assert redis_client.url_has_password(url) is expected

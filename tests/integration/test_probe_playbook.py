@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mcpgateway.tuning.probe playbook against localhost and the real servers."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from conftest import (
+    PG_DATABASE,
+    PG_MAX_CONNECTIONS,
+    PG_ROLE,
+    PG_ROLE_LIMIT,
+    PG_ROLE_PASSWORD,
+    REDIS_MAXCLIENTS,
+    REDIS_PASSWORD,
+)
+
+
+@pytest.fixture
+def inventory(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text("mcpgateway:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+                    "      ansible_python_interpreter: %s\n" % sys.executable)
+    return str(path)
+
+
+def probe_vars(redis_server, postgres_server):
+    return {
+        "mcpgateway_redis_url": redis_server.url(None, REDIS_PASSWORD),
+        "mcpgateway_database_url": postgres_server.url(PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, driver="psycopg")
+        + "?sslmode=disable",
+    }
+
+
+def report_lines(output):
+    return re.findall(r'^\s+"(.*)",?$', output, re.MULTILINE)
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check-mode"])
+def test_report_shows_capacity_and_both_budgets(run_playbook, inventory, redis_server, postgres_server, check):
+    completed = run_playbook("mcpgateway.tuning.probe", inventory, probe_vars(redis_server, postgres_server),
+                             check=check)
+    output = completed.stdout
+
+    assert completed.returncode == 0, output + completed.stderr
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", output)
+    lines = report_lines(output)
+    assert lines[0].startswith("localhost: capacity of the process (cgroup ")
+    assert any(line.startswith("  CPU ") and "for sizing" in line for line in lines)
+    assert any(line.startswith("  Memory ") and "MiB usable of" in line for line in lines)
+    assert "maxclients %d, 0 connected (0 blocked), %d available" % (REDIS_MAXCLIENTS, REDIS_MAXCLIENTS) in output
+    assert "max_connections %d" % PG_MAX_CONNECTIONS in output
+    assert "%d available to %s on %s; limit: role connection limit" % (PG_ROLE_LIMIT, PG_ROLE, PG_DATABASE) in output
+    assert REDIS_PASSWORD not in output and PG_ROLE_PASSWORD not in output
+
+
+def test_unreachable_servers_are_reported_not_failed(run_playbook, inventory, silent_port):
+    completed = run_playbook("mcpgateway.tuning.probe", inventory, {
+        "mcpgateway_redis_url": "redis://127.0.0.1:%d/0" % silent_port,
+        "mcpgateway_database_url": "postgresql://x@127.0.0.1:%d/db" % silent_port,
+        "mcpgateway_probe_timeout": 2,
+    })
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Redis     UNREACHABLE: no answer from redis://127.0.0.1:%d/0 within 2.0 s" % silent_port in completed.stdout
+    assert "Postgres  UNREACHABLE: no answer from postgresql://127.0.0.1:%d/db within 2 s" % silent_port \
+        in completed.stdout
+
+
+def test_fail_unreachable_stops_the_play(run_playbook, inventory, redis_server):
+    completed = run_playbook("mcpgateway.tuning.probe", inventory, {
+        "mcpgateway_redis_url": redis_server.url(None, "wrong-password"),
+        "mcpgateway_probe_fail_unreachable": True,
+    })
+
+    assert completed.returncode != 0
+    assert "authentication to redis://127.0.0.1:%d/0 failed" % redis_server.port in completed.stdout
+
+
+def test_without_servers_only_capacity_is_reported(run_playbook, inventory):
+    completed = run_playbook("mcpgateway.tuning.probe", inventory)
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Redis     not probed: set mcpgateway_redis_url" in completed.stdout
+    assert "Postgres  not probed: set mcpgateway_database_url" in completed.stdout
