@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`make demo`: probe this machine, a throwaway Redis and a throwaway PostgreSQL with the
+mcpgateway.tuning.probe playbook, and print the report.
+
+As root on a cgroup v1 host it also runs the capacity probe inside a cgroup limited to
+1.5 CPUs and 1.5 GiB, to show what Ansible's facts miss. Everything it starts is stopped
+by PID at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import uuid
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from tools.cgroups import CgroupUnavailable, LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
+from tools.throwaway import PostgresServer, RedisServer  # noqa: E402 pylint: disable=wrong-import-position
+
+BUILD = os.path.join(REPO_ROOT, ".build")
+REPORT_DIR = os.path.join(BUILD, "demo")
+GIB = 1024 ** 3
+
+
+def ansible_environment():
+    collections = os.path.join(BUILD, "collections")
+    link = os.path.join(collections, "ansible_collections", "mcpgateway", "tuning")
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO_ROOT, link)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_DISPLAY_SKIPPED_HOSTS="false")
+    return env
+
+
+def write_inventory(folder, host):
+    path = os.path.join(folder, "inventory.yml")
+    with open(path, "w") as handle:
+        handle.write("mcpgateway:\n  hosts:\n    %s:\n      ansible_connection: local\n"
+                     "      ansible_python_interpreter: %s\n" % (host, sys.executable))
+    return path
+
+
+def run_probe(inventory, extra_vars, wrap=None):
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
+               "mcpgateway.tuning.probe"]
+    for name, value in sorted(extra_vars.items()):
+        command += ["-e", "%s=%s" % (name, value)]
+    if wrap:
+        command = wrap(command)
+    completed = subprocess.run(command, env=ansible_environment(), check=False)
+    if completed.returncode != 0:
+        sys.exit("the probe playbook failed (rc=%d)" % completed.returncode)
+
+
+def read_report(host):
+    with open(os.path.join(REPORT_DIR, host + ".txt")) as handle:
+        return handle.read()
+
+
+def main():
+    os.makedirs(REPORT_DIR, exist_ok=True)
+    redis_password = secrets.token_urlsafe(18)
+    database_password = secrets.token_urlsafe(18)
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="mcpgw-demo-") as folder:
+        print("Starting a throwaway Redis and PostgreSQL on loopback ...", flush=True)
+        with RedisServer(password=redis_password, maxclients=200) as redis_server, \
+                PostgresServer(settings={"max_connections": 100}) as postgres_server:
+            postgres_server.sql("CREATE ROLE mcp LOGIN PASSWORD '%s' CONNECTION LIMIT 60" % database_password)
+            postgres_server.sql("CREATE DATABASE mcp OWNER mcp")
+            probe_vars = {
+                "mcpgateway_redis_url": redis_server.url(None, redis_password),
+                "mcpgateway_database_url": postgres_server.url("mcp", database_password, "mcp", driver="psycopg")
+                + "?sslmode=disable",
+                "mcpgateway_probe_report_dir": REPORT_DIR,
+            }
+            run_probe(write_inventory(folder, "this-machine"), probe_vars)
+            reports.append(read_report("this-machine"))
+
+        small_vm = LimitedCgroup("mcpgw-demo-%s" % uuid.uuid4().hex[:8], cpus=1.5, memory_bytes=3 * GIB // 2)
+        try:
+            small_vm.create()
+        except CgroupUnavailable as reason:
+            reports.append("(skipped the 1.5 CPU / 1.5 GiB cgroup demonstration: %s)" % reason)
+        else:
+            try:
+                print("\nThe same probe inside a cgroup limited to 1.5 CPUs and 1.5 GiB ...", flush=True)
+                run_probe(write_inventory(folder, "small-vm-cgroup"), {"mcpgateway_probe_report_dir": REPORT_DIR},
+                          wrap=small_vm.wrap)
+                reports.append(read_report("small-vm-cgroup"))
+            finally:
+                small_vm.remove()
+
+    summary = "\n\n".join(reports)
+    summary_path = os.path.join(REPORT_DIR, "report.txt")
+    with open(summary_path, "w") as handle:
+        handle.write(summary + "\n")
+    print("\n" + "=" * 100 + "\n" + summary + "\n" + "=" * 100)
+    print("Report written to %s" % os.path.relpath(summary_path, os.getcwd()))
+
+
+if __name__ == "__main__":
+    main()
