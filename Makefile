@@ -16,7 +16,7 @@ SANITY_PYTHON = $(shell $(VENV_BIN)/python -c 'import sys; print("%d.%d" % sys.v
 
 # "check:package" pairs for tools/ensure-system-packages.
 SYSTEM_PACKAGES := redis-server:redis-server /usr/lib/postgresql/*/bin/initdb:postgresql openssl:openssl \
-	runuser:util-linux git:git
+	/usr/sbin/pgbouncer:pgbouncer runuser:util-linux git:git shellcheck:shellcheck
 
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(VENV_BIN):$(PATH)
@@ -67,7 +67,7 @@ collection-copy:
 	cd $(COLLECTION_COPY) && git init -q && git add -A
 
 .PHONY: sanity
-sanity: venv collection-copy
+sanity: venv system-packages collection-copy
 	$(VENV_BIN)/python tools/ansible_test_offline.py $(TEST_HOME)
 	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) $(VENV_BIN)/ansible-test sanity --python $(SANITY_PYTHON) --color no
 

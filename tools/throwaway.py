@@ -324,3 +324,74 @@ class SilentPort:
 
     def __exit__(self, *exc_info):
         self.listener.close()
+
+
+class PgBouncerServer:
+    """PgBouncer on a free loopback port in front of one database of a PostgresServer.
+
+    ``users`` maps user names to passwords; they authenticate with scram-sha-256 against the
+    auth file, and ``admin_user`` may use the ``pgbouncer`` admin console. Like PostgreSQL,
+    PgBouncer refuses root, so as root it runs as ``postgres``.
+    """
+
+    def __init__(self, postgres, database, users, admin_user, max_client_conn=50, default_pool_size=5,
+                 pool_mode="transaction"):
+        self.postgres = postgres
+        self.database = database
+        self.users = users
+        self.admin_user = admin_user
+        self.max_client_conn = max_client_conn
+        self.default_pool_size = default_pool_size
+        self.pool_mode = pool_mode
+        self.host = LOOPBACK
+        self.port = None
+        self.folder = None
+        self.process = None
+
+    @property
+    def log_path(self):
+        return os.path.join(self.folder, "pgbouncer.log")
+
+    def start(self):
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not os.path.exists(binary):
+            raise ServerError("pgbouncer is not installed: apt-get install -y pgbouncer")
+        self.folder = tempfile.mkdtemp(prefix="mcpgw-pgbouncer-")
+        os.chmod(self.folder, 0o755)
+        self.port = free_port()
+        auth_file = os.path.join(self.folder, "userlist.txt")
+        with open(auth_file, "w") as handle:
+            for user, password in self.users.items():
+                handle.write('"%s" "%s"\n' % (user, password))
+        config = os.path.join(self.folder, "pgbouncer.ini")
+        with open(config, "w") as handle:
+            handle.write("[databases]\n%s = host=%s port=%d dbname=%s\n\n[pgbouncer]\n"
+                         % (self.database, self.postgres.host, self.postgres.port, self.database))
+            for key, value in (("listen_addr", self.host), ("listen_port", self.port),
+                               ("unix_socket_dir", self.folder), ("auth_type", "scram-sha-256"),
+                               ("auth_file", auth_file), ("admin_users", self.admin_user),
+                               ("max_client_conn", self.max_client_conn),
+                               ("default_pool_size", self.default_pool_size), ("pool_mode", self.pool_mode),
+                               ("logfile", self.log_path), ("pidfile", "")):
+                handle.write("%s = %s\n" % (key, value))
+        command = [binary, config]
+        if os.geteuid() == 0:
+            account = pwd.getpwnam(PostgresServer.SUPERUSER)
+            for path in (self.folder, auth_file, config):
+                os.chown(path, account.pw_uid, account.pw_gid)
+            os.chmod(auth_file, 0o600)
+            command = ["runuser", "-u", PostgresServer.SUPERUSER, "--"] + command
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.host, self.port, 10, self.process, self.log_path)
+        return self
+
+    def stop(self):
+        _stop(self.process)
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()

@@ -38,7 +38,7 @@ def _link_collection():
 
 COLLECTIONS_ROOT = _link_collection()
 
-from tools.throwaway import Certificates, PostgresServer, RedisServer, SilentPort  # noqa: E402 pylint: disable=wrong-import-position
+from tools.throwaway import Certificates, PgBouncerServer, PostgresServer, RedisServer, SilentPort  # noqa: E402 pylint: disable=wrong-import-position
 
 REDIS_PASSWORD = "redis-requirepass-7Gq2"
 REDIS_ACL_USER = "gateway"
@@ -187,6 +187,18 @@ def postgres_server(certificates):
                    % (PG_ROLE, PG_ROLE_PASSWORD, PG_ROLE_LIMIT))
         server.sql("CREATE ROLE other LOGIN PASSWORD 'other-pass-x1'")
         server.sql("CREATE DATABASE %s OWNER %s CONNECTION LIMIT %d" % (PG_DATABASE, PG_ROLE, PG_DATABASE_LIMIT))
+        yield server
+
+
+PGBOUNCER_MAX_CLIENT_CONN = 50
+PGBOUNCER_POOL_SIZE = 5
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_server(postgres_server):
+    server = PgBouncerServer(postgres_server, PG_DATABASE, {PG_ROLE: PG_ROLE_PASSWORD}, admin_user=PG_ROLE,
+                             max_client_conn=PGBOUNCER_MAX_CLIENT_CONN, default_pool_size=PGBOUNCER_POOL_SIZE)
+    with server:
         yield server
 
 

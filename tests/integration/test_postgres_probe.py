@@ -17,6 +17,8 @@ import pytest
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils import postgres_client
 from conftest import (
+    PGBOUNCER_MAX_CLIENT_CONN,
+    PGBOUNCER_POOL_SIZE,
     PG_DATABASE,
     PG_DATABASE_LIMIT,
     PG_MAX_CONNECTIONS,
@@ -171,6 +173,41 @@ def test_superuser_over_the_unix_socket_may_use_the_reserved_slots(run_module, p
         assert result["role"]["superuser"] is True
         assert result["connections_available"] == PG_MAX_CONNECTIONS - 2
         assert [limit["limit"] for limit in result["connection_limits"]] == ["max_connections"]
+
+
+def test_pgbouncer_admin_console_is_detected_and_its_client_limit_reported(run_module, pgbouncer_server):
+    clients = [psycopg.connect(host=pgbouncer_server.host, port=pgbouncer_server.port, user=PG_ROLE,
+                               password=PG_ROLE_PASSWORD, dbname=PG_DATABASE, connect_timeout=5)
+               for dummy in range(3)]
+    try:
+        run = run_module("postgres_probe", {"host": pgbouncer_server.host, "port": pgbouncer_server.port,
+                                            "user": PG_ROLE, "password": PG_ROLE_PASSWORD, "database": "pgbouncer",
+                                            "sslmode": "disable", "samples": 4})
+    finally:
+        for client in clients:
+            client.close()
+    result = run.result
+
+    assert result["reachable"] is True, result["error"]
+    assert result["pgbouncer"] is True
+    assert result["pgbouncer_version"].startswith("PgBouncer 1.")
+    assert result["pgbouncer_pool_mode"] == "transaction"
+    assert result["pgbouncer_default_pool_size"] == PGBOUNCER_POOL_SIZE
+    assert result["max_connections"] == PGBOUNCER_MAX_CLIENT_CONN
+    assert result["connections_in_use"]["total"] == 3
+    assert result["connections_available"] == PGBOUNCER_MAX_CLIENT_CONN - 3
+    assert result["connections_available_binding"] == "pgbouncer max_client_conn"
+    assert result["latency_ms"]["samples"] == 4
+
+
+def test_a_pooled_database_behind_pgbouncer_reports_postgresql_itself(run_module, pgbouncer_server):
+    run = run_module("postgres_probe", {"host": pgbouncer_server.host, "port": pgbouncer_server.port,
+                                        "user": PG_ROLE, "password": PG_ROLE_PASSWORD, "database": PG_DATABASE,
+                                        "sslmode": "disable"})
+
+    assert run.result["reachable"] is True, run.result["error"]
+    assert run.result["pgbouncer"] is False
+    assert run.result["max_connections"] == PG_MAX_CONNECTIONS
 
 
 def test_the_gateway_database_url_is_accepted_as_it_is(run_module, postgres_server):
