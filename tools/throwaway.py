@@ -292,6 +292,18 @@ class PostgresServer:
             raise ServerError("psql failed: %s" % result.stderr.strip())
         return [tuple(line.split("|")) for line in result.stdout.splitlines() if line]
 
+    def client_sessions(self):
+        """Client sessions open on the server, the superuser's psql included."""
+        return int(self.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")[0][0])
+
+    def wait_for_sessions(self, at_most, timeout=10):
+        """Wait until closed sessions have left the server (their backends exit asynchronously)."""
+        deadline = time.monotonic() + timeout
+        while self.client_sessions() > at_most:
+            if time.monotonic() > deadline:
+                raise ServerError("PostgreSQL still has more than %d client sessions after %d s" % (at_most, timeout))
+            time.sleep(0.05)
+
     def url(self, user, password, database="postgres", driver=""):
         scheme = "postgresql+%s" % driver if driver else "postgresql"
         return "%s://%s:%s@%s:%d/%s" % (scheme, user, password, self.host, self.port, database)

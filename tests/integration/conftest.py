@@ -194,12 +194,15 @@ PGBOUNCER_MAX_CLIENT_CONN = 50
 PGBOUNCER_POOL_SIZE = 5
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def pgbouncer_server(postgres_server):
+    """Per test: PgBouncer keeps pooled server sessions open, which later tests must not see."""
+    baseline = postgres_server.client_sessions()
     server = PgBouncerServer(postgres_server, PG_DATABASE, {PG_ROLE: PG_ROLE_PASSWORD}, admin_user=PG_ROLE,
                              max_client_conn=PGBOUNCER_MAX_CLIENT_CONN, default_pool_size=PGBOUNCER_POOL_SIZE)
     with server:
         yield server
+    postgres_server.wait_for_sessions(baseline)
 
 
 @pytest.fixture(scope="session")

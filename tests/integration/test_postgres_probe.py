@@ -37,15 +37,11 @@ def connect(server, user, password, database):
                            connect_timeout=5, autocommit=True)
 
 
-def client_backends(server):
-    return int(server.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")[0][0])
-
-
 @contextlib.contextmanager
 def held_connections(server, *groups):
     """Open (user, password, database, count) groups of connections; wait until the server
     has forgotten them after the block, so the next test starts from the same baseline."""
-    baseline = client_backends(server)
+    baseline = server.client_sessions()
     connections = []
     try:
         for user, password, database, count in groups:
@@ -54,9 +50,7 @@ def held_connections(server, *groups):
     finally:
         for connection in connections:
             connection.close()
-        deadline = time.monotonic() + 10
-        while client_backends(server) > baseline and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.wait_for_sessions(baseline)
 
 
 def open_until_refused(server, user, password, database, limit):
