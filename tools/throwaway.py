@@ -105,7 +105,33 @@ class Certificates:
         subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
 
 
-class RedisServer:
+class ThrowawayServer:
+    """A server process started from its own temporary folder, stopped by its PID."""
+
+    stop_timeout = 15
+
+    def __init__(self):
+        self.host = LOOPBACK
+        self.port = None
+        self.folder = None
+        self.process = None
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self):
+        _stop(self.process, timeout=self.stop_timeout)
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+class RedisServer(ThrowawayServer):
     """redis-server with an optional requirepass, ACL users, maxclients and TLS port."""
 
     def __init__(self, password=None, acl_users=None, maxclients=None, maxmemory=None, certificates=None):
@@ -114,11 +140,8 @@ class RedisServer:
         self.maxclients = maxclients
         self.maxmemory = maxmemory
         self.certificates = certificates
-        self.host = LOOPBACK
-        self.port = None
         self.tls_port = None
-        self.folder = None
-        self.process = None
+        super().__init__()
 
     def start(self):
         binary = shutil.which("redis-server")
@@ -164,17 +187,6 @@ class RedisServer:
             credentials = "%s:%s@" % (user or "", password)
         return "redis://%s%s:%d/0" % (credentials, self.host, self.port)
 
-    def stop(self):
-        _stop(self.process)
-        if self.folder:
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
 
 def postgres_bindir():
     configured = os.environ.get("PG_BINDIR")
@@ -190,7 +202,7 @@ def postgres_bindir():
     raise ServerError("PostgreSQL server binaries are not installed: apt-get install -y postgresql")
 
 
-class PostgresServer:
+class PostgresServer(ThrowawayServer):
     """A PostgreSQL cluster with password (scram) authentication over TCP on loopback.
 
     The superuser ``postgres`` logs in without a password over the cluster's own unix
@@ -198,15 +210,13 @@ class PostgresServer:
     """
 
     SUPERUSER = "postgres"
+    stop_timeout = 30
 
     def __init__(self, settings=None, certificates=None):
         self.settings = dict(settings or {})
         self.certificates = certificates
-        self.host = LOOPBACK
-        self.port = None
-        self.folder = None
-        self.process = None
         self.run_as = None
+        super().__init__()
 
     @property
     def data_dir(self):
@@ -308,17 +318,6 @@ class PostgresServer:
         scheme = "postgresql+%s" % driver if driver else "postgresql"
         return "%s://%s:%s@%s:%d/%s" % (scheme, user, password, self.host, self.port, database)
 
-    def stop(self):
-        _stop(self.process, timeout=30)
-        if self.folder:
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
 
 class SilentPort:
     """A TCP port whose backlog completes handshakes but that never reads or answers."""
@@ -338,7 +337,7 @@ class SilentPort:
         self.listener.close()
 
 
-class PgBouncerServer:
+class PgBouncerServer(ThrowawayServer):
     """PgBouncer on a free loopback port in front of one database of a PostgresServer.
 
     ``users`` maps user names to passwords; they authenticate with scram-sha-256 against the
@@ -355,10 +354,7 @@ class PgBouncerServer:
         self.max_client_conn = max_client_conn
         self.default_pool_size = default_pool_size
         self.pool_mode = pool_mode
-        self.host = LOOPBACK
-        self.port = None
-        self.folder = None
-        self.process = None
+        super().__init__()
 
     @property
     def log_path(self):
@@ -396,14 +392,3 @@ class PgBouncerServer:
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.host, self.port, 10, self.process, self.log_path)
         return self
-
-    def stop(self):
-        _stop(self.process)
-        if self.folder:
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()

@@ -49,8 +49,6 @@ def postgres_argument_spec():
         ssl_cert=dict(type="path"),
         ssl_key=dict(type="path", no_log=False),
         connect_timeout=dict(type="int", default=5),
-        samples=dict(type="int", default=10),
-        fail_unreachable=dict(type="bool", default=False),
     )
 
 

@@ -43,8 +43,6 @@ def redis_argument_spec():
         tls_key=dict(type="path", no_log=False),
         tls_verify=dict(type="bool", default=True),
         timeout=dict(type="float", default=5.0),
-        samples=dict(type="int", default=10),
-        fail_unreachable=dict(type="bool", default=False),
     )
 
 

@@ -26,22 +26,7 @@ author:
   - mcpgateway.tuning maintainers (@mcpgateway)
 extends_documentation_fragment:
   - mcpgateway.tuning.postgres
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: The module changes nothing, so there is no diff.
-options:
-  samples:
-    description: Number of C(SELECT 1) round trips timed for the latency figures.
-    type: int
-    default: 10
-  fail_unreachable:
-    description: Fail the task when the server cannot be reached or queried.
-    type: bool
-    default: false
+  - mcpgateway.tuning.probe
 notes:
   - The probe's own connection is not counted in the connections in use.
   - A role that is not a superuser sees other roles' sessions without their state; those are
@@ -189,30 +174,32 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.postgres_client 
     PSYCOPG_PIP_HINT,
     PostgresProbeError,
     postgres_argument_spec,
-    probe_postgres,
     dsn_has_password,
+    probe_postgres,
+)
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import (
+    exit_with_probe,
+    probe_argument_spec,
+    show_when_credential_free,
 )
 
 
 def main():
+    argument_spec = postgres_argument_spec()
+    argument_spec.update(probe_argument_spec())
     module = AnsibleModule(
-        argument_spec=postgres_argument_spec(),
+        argument_spec=argument_spec,
         mutually_exclusive=POSTGRES_MUTUALLY_EXCLUSIVE,
         supports_check_mode=True,
     )
     if DRIVER is None:
         module.fail_json(msg=missing_required_lib(PSYCOPG_PIP_HINT), exception=PSYCOPG_IMPORT_ERROR)
-    dsn = module.params["dsn"]
-    if dsn and not dsn_has_password(dsn):
-        # Without credentials the DSN is no secret: let it show in results and reports.
-        module.no_log_values.discard(dsn)
+    show_when_credential_free(module, "dsn", dsn_has_password)
     try:
         result = probe_postgres(module.params)
     except PostgresProbeError as error:
         module.fail_json(msg=str(error))
-    if module.params["fail_unreachable"] and not result["reachable"]:
-        module.fail_json(msg=result["error"], **result)
-    module.exit_json(changed=False, **result)
+    exit_with_probe(module, result)
 
 
 if __name__ == "__main__":

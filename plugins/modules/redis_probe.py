@@ -22,22 +22,7 @@ author:
   - mcpgateway.tuning maintainers (@mcpgateway)
 extends_documentation_fragment:
   - mcpgateway.tuning.redis
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: The module changes nothing, so there is no diff.
-options:
-  samples:
-    description: Number of C(PING)s timed for the latency figures.
-    type: int
-    default: 10
-  fail_unreachable:
-    description: Fail the task when the server cannot be reached or queried.
-    type: bool
-    default: false
+  - mcpgateway.tuning.probe
 notes:
   - The probe's own connection is not counted in RV(connected_clients) and RV(clients_available).
   - Redis 7 reports C(maxclients) in C(INFO); for older servers the probe reads it with
@@ -148,30 +133,32 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.redis_client imp
     REDIS_PIP_HINT,
     RedisProbeError,
     probe_redis,
-    url_has_password,
     redis_argument_spec,
+    url_has_password,
+)
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import (
+    exit_with_probe,
+    probe_argument_spec,
+    show_when_credential_free,
 )
 
 
 def main():
+    argument_spec = redis_argument_spec()
+    argument_spec.update(probe_argument_spec())
     module = AnsibleModule(
-        argument_spec=redis_argument_spec(),
+        argument_spec=argument_spec,
         mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE,
         supports_check_mode=True,
     )
     if REDIS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib(REDIS_PIP_HINT), exception=REDIS_IMPORT_ERROR)
-    url = module.params["url"]
-    if url and not url_has_password(url):
-        # Without credentials the URL is no secret: let it show in results and reports.
-        module.no_log_values.discard(url)
+    show_when_credential_free(module, "url", url_has_password)
     try:
         result = probe_redis(module.params)
     except RedisProbeError as error:
         module.fail_json(msg=str(error))
-    if module.params["fail_unreachable"] and not result["reachable"]:
-        module.fail_json(msg=result["error"], **result)
-    module.exit_json(changed=False, **result)
+    exit_with_probe(module, result)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils import postgres_client
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import probe_argument_spec
 from conftest import (
     PGBOUNCER_MAX_CLIENT_CONN,
     PGBOUNCER_POOL_SIZE,
@@ -324,4 +325,5 @@ def test_missing_driver_names_the_install(run_module, bare_python):
 
 
 def postgres_defaults():
-    return dict((name, spec.get("default")) for name, spec in postgres_client.postgres_argument_spec().items())
+    spec = dict(postgres_client.postgres_argument_spec(), **probe_argument_spec())
+    return dict((name, option.get("default")) for name, option in spec.items())

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils import redis_client
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import probe_argument_spec
 from conftest import (
     REDIS_ACL_PASSWORD,
     REDIS_ACL_USER,
@@ -228,4 +229,5 @@ def test_missing_redis_library_names_the_install(run_module, bare_python):
 
 
 def redis_client_defaults():
-    return dict((name, spec.get("default")) for name, spec in redis_client.redis_argument_spec().items())
+    spec = dict(redis_client.redis_argument_spec(), **probe_argument_spec())
+    return dict((name, option.get("default")) for name, option in spec.items())

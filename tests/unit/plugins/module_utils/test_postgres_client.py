@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils import postgres_client
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import probe_argument_spec
 
 SETTINGS_15 = {"max_connections": 100, "superuser_reserved_connections": 3, "reserved_connections": None}
 SETTINGS_16 = {"max_connections": 100, "superuser_reserved_connections": 3, "reserved_connections": 5}
@@ -89,7 +90,8 @@ def test_libpq_dsn_refuses_other_databases():
 
 
 def params(**overrides):
-    values = dict((name, spec.get("default")) for name, spec in postgres_client.postgres_argument_spec().items())
+    spec = dict(postgres_client.postgres_argument_spec(), **probe_argument_spec())
+    values = dict((name, option.get("default")) for name, option in spec.items())
     values.update(overrides)
     return values
 

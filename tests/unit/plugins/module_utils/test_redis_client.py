@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils import redis_client
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import probe_argument_spec
 
 # Trimmed from the INFO of redis-server 7.0.15 and of a Valkey 8 replica in cluster mode.
 INFO_REDIS_7 = """\
@@ -106,7 +107,8 @@ def test_summary_of_a_valkey_cluster_replica_without_maxclients_in_info():
 
 
 def params(**overrides):
-    values = dict((name, spec.get("default")) for name, spec in redis_client.redis_argument_spec().items())
+    spec = dict(redis_client.redis_argument_spec(), **probe_argument_spec())
+    values = dict((name, option.get("default")) for name, option in spec.items())
     values.update(overrides)
     return values
 
