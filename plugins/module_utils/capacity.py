@@ -447,8 +447,8 @@ def _working_set(reader, fs_path):
 
 
 def _limit_view(limit):
-    view = dict((key, value) for key, value in limit.items() if key != "fs_path")
-    return view
+    """A limit as returned: without the filesystem path, which is an internal detail."""
+    return dict((key, value) for key, value in limit.items() if key != "fs_path")
 
 
 def _describe(limit):

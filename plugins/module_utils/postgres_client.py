@@ -108,8 +108,7 @@ def connection_keywords(params):
 
 def dsn_has_password(dsn):
     """Whether a DSN carries a password, as URL credentials or a password= parameter."""
-    scheme, separator, rest = dsn.partition("://")
-    del scheme
+    separator, rest = dsn.partition("://")[1:]
     if separator:
         credentials = rest.partition("/")[0].rpartition("@")[0]
         return ":" in credentials or re.search(r"[?&]password=", rest) is not None

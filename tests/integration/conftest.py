@@ -213,6 +213,17 @@ def bare_python(tmp_path_factory):
     return str(folder / "bin" / "python")
 
 
+@pytest.fixture(scope="session")
+def psycopg2_python(tmp_path_factory):
+    """A Python whose only PostgreSQL driver is psycopg2, as on distributions that ship it."""
+    folder = tmp_path_factory.mktemp("psycopg2-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    subprocess.run([str(folder / "bin" / "pip"), "install", "-q", "-r",
+                    os.path.join(REPO_ROOT, "tests", "integration", "requirements-psycopg2.txt")],
+                   check=True, capture_output=True)
+    return str(folder / "bin" / "python")
+
+
 @pytest.fixture
 def silent_port():
     with SilentPort() as port:

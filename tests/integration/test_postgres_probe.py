@@ -316,6 +316,33 @@ def test_bad_options_fail_with_a_message_naming_them(run_module, args, message):
     assert message in run.result["msg"]
 
 
+def test_psycopg2_is_the_fallback_driver_with_the_same_figures(run_module, postgres_server, psycopg2_python):
+    with held_connections(postgres_server, (PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, 1)):
+        by_psycopg3 = run_module("postgres_probe", probe_args(postgres_server)).result
+        by_psycopg2 = run_module("postgres_probe", probe_args(postgres_server), interpreter=psycopg2_python).result
+
+    assert by_psycopg2["reachable"] is True, by_psycopg2["error"]
+    assert (by_psycopg3["driver"], by_psycopg2["driver"]) == ("psycopg", "psycopg2")
+    for key in ("server_version", "max_connections", "superuser_reserved_connections", "rolconnlimit",
+                "datconnlimit", "connections_in_use", "connections_available", "connections_available_binding"):
+        assert by_psycopg2[key] == by_psycopg3[key], key
+    assert by_psycopg2["connections_available"] == PG_ROLE_LIMIT - 1
+
+
+def test_psycopg2_reports_errors_as_data_too(run_module, postgres_server, silent_port, psycopg2_python):
+    wrong_password = run_module("postgres_probe", probe_args(postgres_server, password="nope"),
+                                interpreter=psycopg2_python)
+    silent = run_module("postgres_probe", {"host": "127.0.0.1", "port": silent_port, "user": "x",
+                                           "connect_timeout": 2}, interpreter=psycopg2_python)
+
+    assert wrong_password.result["reachable"] is False
+    assert "authentication to postgresql://127.0.0.1:%d/%s failed" % (postgres_server.port, PG_DATABASE) \
+        in wrong_password.result["error"]
+    assert silent.result["reachable"] is False
+    assert "no answer from postgresql://127.0.0.1:%d/postgres within 2 s" % silent_port in silent.result["error"]
+    assert silent.elapsed < 2 + 8
+
+
 def test_missing_driver_names_the_install(run_module, bare_python):
     run = run_module("postgres_probe", {"host": "127.0.0.1"}, interpreter=bare_python)
 
