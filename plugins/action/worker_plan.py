@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""mcpgateway.tuning.worker_plan: the sizing plan, computed on the controller.
+
+Wires the play to plugins/module_utils/sizing.py: checks the arguments, counts the replicas
+that share this host's database and Redis, and returns the plan or a clear failure.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.sizing import (
+    DEFAULTS,
+    PROFILES,
+    SERVERS,
+    PlanError,
+    count_replicas,
+    make_plan,
+)
+
+ARGUMENT_SPEC = dict(
+    capacity=dict(type="dict", required=True),
+    postgres=dict(type="dict"),
+    redis=dict(type="dict"),
+    replicas=dict(type="int"),
+    shared_by=dict(type="list", elements="str", default=["mcpgateway_database_url", "mcpgateway_redis_url"]),
+    rollout_surge=dict(type="int", default=DEFAULTS["rollout_surge"]),
+    server=dict(type="str", choices=list(SERVERS), default=DEFAULTS["server"]),
+    profile=dict(type="str", choices=list(PROFILES), default=DEFAULTS["profile"]),
+    concurrency=dict(type="int", default=DEFAULTS["concurrency"]),
+    worker_memory_mb=dict(type="float", default=DEFAULTS["worker_memory_mb"]),
+    base_memory_mb=dict(type="float", default=DEFAULTS["base_memory_mb"]),
+    current_db_connections=dict(type="int", default=DEFAULTS["current_db_connections"]),
+    current_redis_connections=dict(type="int", default=DEFAULTS["current_redis_connections"]),
+    allow_degraded=dict(type="bool", default=DEFAULTS["allow_degraded"]),
+    overrides=dict(type="dict", default={}),
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        request = dict((name, value) for name, value in args.items() if name != "shared_by")
+        if request["replicas"] is None:
+            host = task_vars.get("inventory_hostname")
+            hosts = task_vars.get("ansible_play_hosts_all") or [host]
+            request["replicas"] = count_replicas(host, hosts, task_vars.get("hostvars", {}), args["shared_by"])
+        try:
+            plan = make_plan(request)
+        except PlanError as error:
+            result.update(failed=True, msg=str(error))
+            return result
+        result.update(changed=False, **plan)
+        return result

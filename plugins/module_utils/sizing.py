@@ -1,0 +1,630 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Workers, server settings and per-worker pools for the MCP gateway, with the reason for each.
+
+Pure functions: ``make_plan`` takes what capacity_info, postgres_probe and redis_probe
+report plus the operator's choices, and returns settings that keep every replica inside
+the PostgreSQL and Redis connection budgets and every host inside its memory. The
+algorithm and its sources are in docs/sizing.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+MIB = 1024 * 1024
+
+SERVERS = ("gunicorn", "granian")
+PROFILES = ("balanced", "high-throughput", "high-concurrency", "memory-constrained", "http1-only")
+
+# Upstream's auto rule caps workers at 16 (run-gunicorn.sh); more processes on one host only
+# multiply memory and connections.
+MAX_WORKERS = 16
+# A pool of one connection serialises a worker; the planner refuses to go below two.
+MIN_DB_CONNECTIONS_PER_WORKER = 2
+MIN_REDIS_POOL_SIZE = 2
+# The gateway's per-worker Redis pools sized by REDIS_MAX_CONNECTIONS (docs/sizing.md): the async
+# client, the sync client of auth, and the rate limiter's client (RATELIMITER_REDIS_MAX_CONNECTIONS,
+# which the plan sets to the same value).
+REDIS_SIZED_POOLS_PER_WORKER = 3
+# Small clients each worker opens besides those pools: leader election, token blocklist, cache
+# invalidation pub/sub and the token-exchange cache in normal use.
+REDIS_FIXED_CONNECTIONS_PER_WORKER = 4
+
+DEFAULTS = {
+    "server": "gunicorn",
+    "profile": "balanced",
+    "concurrency": 100,
+    "worker_memory_mb": 340.0,
+    "base_memory_mb": 256.0,
+    "rollout_surge": 1,
+    "current_db_connections": 0,
+    "current_redis_connections": 0,
+    "allow_degraded": False,
+}
+
+# What each profile changes. Figures are discussed in docs/sizing.md.
+PROFILE_TABLE = {
+    "balanced": {
+        "memory_fraction": 0.85, "db_demand_factor": 1.0, "db_pool_share": 0.6, "db_max_per_worker": 40,
+        "db_pool_timeout": 15, "redis_demand_factor": 1.5, "redis_max_pool": 50,
+        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "max_requests": 100000,
+        "runtime_threads": 1, "http": "auto", "workers_max_rss": None,
+    },
+    "high-throughput": {
+        "memory_fraction": 0.85, "db_demand_factor": 1.0, "db_pool_share": 0.8, "db_max_per_worker": 40,
+        "db_pool_timeout": 10, "redis_demand_factor": 1.5, "redis_max_pool": 50,
+        "timeout": 60, "graceful_timeout": 30, "keepalive": 15, "max_requests": 200000,
+        "runtime_threads": 1, "http": "auto", "workers_max_rss": None,
+    },
+    "high-concurrency": {
+        "memory_fraction": 0.85, "db_demand_factor": 1.5, "db_pool_share": 0.5, "db_max_per_worker": 60,
+        "db_pool_timeout": 30, "redis_demand_factor": 2.0, "redis_max_pool": 100,
+        "timeout": 300, "graceful_timeout": 120, "keepalive": 75, "max_requests": 100000,
+        "runtime_threads": 2, "http": "auto", "workers_max_rss": None,
+    },
+    "memory-constrained": {
+        "memory_fraction": 0.75, "db_demand_factor": 1.0, "db_pool_share": 0.5, "db_max_per_worker": 20,
+        "db_pool_timeout": 15, "redis_demand_factor": 1.5, "redis_max_pool": 25,
+        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "max_requests": 20000,
+        "runtime_threads": 1, "http": "auto", "workers_max_rss": 1.5,
+    },
+    "http1-only": {
+        "memory_fraction": 0.85, "db_demand_factor": 1.0, "db_pool_share": 0.6, "db_max_per_worker": 40,
+        "db_pool_timeout": 15, "redis_demand_factor": 1.5, "redis_max_pool": 50,
+        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "max_requests": 100000,
+        "runtime_threads": 1, "http": "1", "workers_max_rss": None,
+    },
+}
+
+# Settings an operator may override, by server; the plan re-checks every budget with them.
+COMMON_SETTINGS = ("workers", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT", "DB_POOL_RECYCLE",
+                   "REDIS_MAX_CONNECTIONS", "RATELIMITER_REDIS_MAX_CONNECTIONS", "REDIS_SOCKET_TIMEOUT",
+                   "REDIS_SOCKET_CONNECT_TIMEOUT", "REDIS_HEALTH_CHECK_INTERVAL")
+SERVER_SETTINGS = {
+    "gunicorn": ("worker_class", "timeout", "graceful_timeout", "keepalive", "max_requests", "max_requests_jitter",
+                 "preload_app", "backlog"),
+    "granian": ("runtime_threads", "runtime_mode", "blocking_threads", "backpressure", "backlog", "http", "loop",
+                "task_impl", "respawn_failed_workers", "workers_max_rss"),
+}
+
+
+class PlanError(Exception):
+    """The inputs are invalid, or no plan fits the budgets: the message says which and how to fix it."""
+
+
+# ------------------------------------------------------------------------- input checks
+
+
+def whole_number(name, value, minimum=1):
+    """An int from an int or a string holding one (survey answers are strings)."""
+    if isinstance(value, bool):
+        raise PlanError("%s must be a whole number, got %r" % (name, value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("+-").isdigit():
+            raise PlanError("%s must be a whole number, got %r" % (name, value))
+        value = int(text)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise PlanError("%s must be a whole number, got %r" % (name, value))
+        value = int(value)
+    elif not isinstance(value, int):
+        raise PlanError("%s must be a whole number, got %r" % (name, value))
+    if value < minimum:
+        raise PlanError("%s must be at least %d, got %d" % (name, minimum, value))
+    return value
+
+
+def positive_number(name, value):
+    """A float > 0 from a number or a string holding one."""
+    if isinstance(value, bool):
+        raise PlanError("%s must be a positive number, got %r" % (name, value))
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise PlanError("%s must be a positive number, got %r" % (name, value))
+    if not math.isfinite(number) or number <= 0:
+        raise PlanError("%s must be a positive number, got %r" % (name, value))
+    return number
+
+
+def flag(name, value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    raise PlanError("%s must be true or false, got %r" % (name, value))
+
+
+def choice(name, value, choices):
+    if value not in choices:
+        raise PlanError("%s must be one of %s, got %r" % (name, ", ".join(choices), value))
+    return value
+
+
+def _dig(data, path, what):
+    current = data
+    for key in path.split("."):
+        if not isinstance(current, dict) or key not in current or current[key] is None:
+            raise PlanError("%s has no %s: pass the registered result of %s" % (what[0], path, what[1]))
+        current = current[key]
+    return current
+
+
+def read_capacity(capacity):
+    """CPU and memory from a capacity_info result."""
+    what = ("capacity", "mcpgateway.tuning.capacity_info")
+    if not isinstance(capacity, dict):
+        raise PlanError("capacity must be the registered result of mcpgateway.tuning.capacity_info, got %r"
+                        % type(capacity).__name__)
+    cpus = positive_number("capacity.cpu.effective", _dig(capacity, "cpu.effective", what))
+    cpu_int = whole_number("capacity.cpu.effective_int", _dig(capacity, "cpu.effective_int", what))
+    memory = whole_number("capacity.memory.effective_bytes", _dig(capacity, "memory.effective_bytes", what))
+    binding = str(capacity.get("cpu", {}).get("binding") or "none")
+    return {
+        "cpus": cpus,
+        "cpu_int": cpu_int,
+        "memory_mib": memory / float(MIB),
+        "cpu_binding": binding,
+        # A CFS quota caps CPU time, not parallelism: processes above it are throttled.
+        "cpu_quota_binds": "quota" in binding or "cpu.max" in binding,
+        "memory_binding": str(capacity.get("memory", {}).get("binding") or "none"),
+    }
+
+
+def read_probe(name, probe, available_key, module):
+    """The connections a probe says are free, or an error naming why the probe is unusable."""
+    if not isinstance(probe, dict):
+        raise PlanError("%s must be the registered result of %s" % (name, module))
+    if probe.get("skipped"):
+        raise PlanError("%s is a skipped task's result: run %s first, or leave %s out" % (name, module, name))
+    if not probe.get("reachable"):
+        raise PlanError("%s was not reachable, so its connection budget is unknown: %s. Fix the connection, "
+                        "or leave %s out only if the gateway does not use it" % (name, probe.get("error"), name))
+    return whole_number("%s.%s" % (name, available_key), _dig(probe, available_key, (name, module)), minimum=0)
+
+
+def normalize(request):
+    """Checked, typed inputs from the raw request (survey strings become numbers)."""
+    values = dict(DEFAULTS)
+    values.update((key, value) for key, value in request.items() if value is not None)
+    server = choice("server", values["server"], SERVERS)
+    profile = choice("profile", values["profile"], PROFILES)
+    if profile == "http1-only" and server != "granian":
+        raise PlanError("profile http1-only is for server granian (Gunicorn's Uvicorn workers speak HTTP/1 "
+                        "already): choose another profile or server granian")
+    if "replicas" not in values:
+        raise PlanError("replicas is required: the number of gateway hosts sharing this database and Redis")
+    inputs = {
+        "server": server,
+        "profile": profile,
+        "replicas": whole_number("replicas", values["replicas"]),
+        "rollout_surge": whole_number("rollout_surge", values["rollout_surge"], minimum=0),
+        "concurrency": whole_number("concurrency", values["concurrency"]),
+        "worker_memory_mb": positive_number("worker_memory_mb", values["worker_memory_mb"]),
+        "base_memory_mb": positive_number("base_memory_mb", values["base_memory_mb"]),
+        "current_db_connections": whole_number("current_db_connections", values["current_db_connections"], 0),
+        "current_redis_connections": whole_number("current_redis_connections",
+                                                  values["current_redis_connections"], 0),
+        "allow_degraded": flag("allow_degraded", values["allow_degraded"]),
+    }
+    inputs.update(read_capacity(values.get("capacity")))
+    postgres = values.get("postgres")
+    inputs["db_available"] = None if postgres is None else read_probe(
+        "postgres", postgres, "connections_available", "mcpgateway.tuning.postgres_probe")
+    inputs["db_pgbouncer"] = bool(postgres and postgres.get("pgbouncer"))
+    redis = values.get("redis")
+    inputs["redis_available"] = None if redis is None else read_probe(
+        "redis", redis, "clients_available", "mcpgateway.tuning.redis_probe")
+    inputs["redis_p99_ms"] = float((redis or {}).get("latency_ms", {}).get("p99") or 0) if redis else None
+    inputs["overrides"] = normalize_overrides(server, values.get("overrides") or {})
+    return inputs
+
+
+OVERRIDE_KINDS = {
+    "worker_class": str, "http": str, "loop": str, "task_impl": str, "runtime_mode": str,
+    "preload_app": bool, "respawn_failed_workers": bool,
+    "REDIS_SOCKET_TIMEOUT": float, "REDIS_SOCKET_CONNECT_TIMEOUT": float,
+}
+
+
+def normalize_overrides(server, overrides):
+    if not isinstance(overrides, dict):
+        raise PlanError("overrides must be a dictionary of setting: value, got %r" % type(overrides).__name__)
+    allowed = COMMON_SETTINGS + SERVER_SETTINGS[server]
+    checked = {}
+    for name, value in overrides.items():
+        if name not in allowed:
+            raise PlanError("overrides.%s is not a %s setting; the settings are: %s"
+                            % (name, server, ", ".join(sorted(allowed))))
+        kind = OVERRIDE_KINDS.get(name, int)
+        label = "overrides.%s" % name
+        if kind is int:
+            minimum = 0 if name in ("DB_MAX_OVERFLOW", "max_requests", "max_requests_jitter",
+                                    "REDIS_HEALTH_CHECK_INTERVAL") else 1
+            checked[name] = whole_number(label, value, minimum=minimum)
+        elif kind is float:
+            checked[name] = positive_number(label, value)
+        elif kind is bool:
+            checked[name] = flag(label, value)
+        else:
+            if not isinstance(value, str) or not value.strip():
+                raise PlanError("%s must be a non-empty string, got %r" % (label, value))
+            checked[name] = value.strip()
+    if "workers_max_rss" in checked and checked["workers_max_rss"] < 1:
+        raise PlanError("overrides.workers_max_rss must be at least 1 MiB")
+    return checked
+
+
+# ------------------------------------------------------------------------------- workers
+
+
+class Decisions:
+    """The settings of a plan and the reason for each; an override replaces the planned value
+    and its reason says what the plan would have chosen and why."""
+
+    def __init__(self, overrides):
+        self.overrides = overrides
+        self.settings = {}
+        self.reasons = {}
+
+    def decide(self, name, planned, why):
+        value = self.overrides.get(name, planned)
+        if name in self.overrides and value != planned:
+            self.reasons[name] = "%s = %s: overridden; the plan would choose %s: %s" % (
+                name, shown(value), shown(planned), why)
+        else:
+            self.reasons[name] = "%s = %s: %s" % (name, shown(value), why)
+        self.settings[name] = value
+        return value
+
+
+def shown(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "%g" % value
+    return str(value)
+
+
+# ------------------------------------------------------------------------------- workers
+
+
+def cpu_workers(inputs):
+    """Workers the CPU supports, and the rule that gave them."""
+    cpu_int = inputs["cpu_int"]
+    if inputs["profile"] == "memory-constrained":
+        count, rule = cpu_int + 1, "%d CPUs + 1 (memory-constrained)" % cpu_int
+    elif inputs["server"] == "gunicorn":
+        count, rule = 2 * cpu_int + 1, "2 x %d CPUs + 1 (gunicorn's rule, upstream's auto)" % cpu_int
+    else:
+        count, rule = 2 * cpu_int, ("2 x %d CPUs (each worker waits on the database in a thread pool; measured: "
+                                    "4 Granian workers serve 20 %% more than 2 on 2 vCPU)" % cpu_int)
+    if inputs["cpu_quota_binds"] and count > cpu_int + 1:
+        count, rule = cpu_int + 1, ("%d CPUs + 1, because a CFS quota binds (%s, %g CPUs): processes above it are "
+                                    "only throttled" % (cpu_int, inputs["cpu_binding"], inputs["cpus"]))
+    if count > MAX_WORKERS:
+        return MAX_WORKERS, "%s = %d, capped at %d" % (rule, count, MAX_WORKERS)
+    return count, rule
+
+
+def memory_workers(inputs, fraction):
+    usable = fraction * inputs["memory_mib"] - inputs["base_memory_mb"]
+    return int(math.floor(usable / inputs["worker_memory_mb"])) if usable > 0 else 0
+
+
+def memory_text(inputs, fraction):
+    source = inputs["memory_binding"] if inputs["memory_binding"] != "none" else "host memory"
+    return ("%d %% of %.0f MiB (%s) = %.0f MiB, minus %.0f MiB base, at %.0f MiB per worker"
+            % (round(fraction * 100), inputs["memory_mib"], source, fraction * inputs["memory_mib"],
+               inputs["base_memory_mb"], inputs["worker_memory_mb"]))
+
+
+# ----------------------------------------------------------------------------- budgets
+
+
+def db_budget(inputs):
+    """Connections all replicas may hold: what the probe saw free, plus what the gateway holds
+    now (released at restart), minus headroom for admin sessions, migrations and monitoring.
+    Returns (budget, headroom)."""
+    raw = inputs["db_available"] + inputs["current_db_connections"]
+    headroom = max(5, int(math.ceil(0.10 * raw)))
+    return max(0, raw - headroom), headroom
+
+
+def redis_budget(inputs):
+    raw = inputs["redis_available"] + inputs["current_redis_connections"]
+    headroom = max(8, int(math.ceil(0.05 * raw)))
+    return max(0, raw - headroom), headroom
+
+
+def redis_per_worker(pool_size, limiter_pool_size=None):
+    """Redis connections one worker may open with these pool caps."""
+    limiter = pool_size if limiter_pool_size is None else limiter_pool_size
+    return (REDIS_SIZED_POOLS_PER_WORKER - 1) * pool_size + limiter + REDIS_FIXED_CONNECTIONS_PER_WORKER
+
+
+def connection_limits(inputs, replicas_total):
+    """For each server with a budget: (name, workers it fits, per-worker minimum, arithmetic, fixes)."""
+    limits = []
+    if inputs["db_available"] is not None:
+        budget, headroom = db_budget(inputs)
+        per_replica = budget // replicas_total
+        limits.append(("PostgreSQL", per_replica // MIN_DB_CONNECTIONS_PER_WORKER, MIN_DB_CONNECTIONS_PER_WORKER,
+                       "%d connections (%d seen free + %d held by the gateway - %d headroom) / %d replicas "
+                       "(%d + %d during a rollout) = %d per replica"
+                       % (budget, inputs["db_available"], inputs["current_db_connections"], headroom,
+                          replicas_total, inputs["replicas"], inputs["rollout_surge"], per_replica),
+                       "raise max_connections (or the role's CONNECTION LIMIT), put PgBouncer in front, "
+                       "or run fewer replicas"))
+    if inputs["redis_available"] is not None:
+        budget, headroom = redis_budget(inputs)
+        per_replica = budget // replicas_total
+        minimum = redis_per_worker(MIN_REDIS_POOL_SIZE)
+        limits.append(("Redis", per_replica // minimum, minimum,
+                       "%d clients (%d seen free + %d held by the gateway - %d headroom) / %d replicas = %d per "
+                       "replica" % (budget, inputs["redis_available"], inputs["current_redis_connections"],
+                                    headroom, replicas_total, per_replica),
+                       "raise maxclients (and the ulimit -n of redis-server), or run fewer replicas"))
+    return limits
+
+
+# ------------------------------------------------------------------------------- the plan
+
+
+def make_plan(request):
+    """The plan for one gateway host: settings, a reason for each, totals and warnings.
+
+    Raises PlanError for invalid inputs, or when no plan fits (unless allow_degraded can
+    lower the workers until one does).
+    """
+    inputs = normalize(request)
+    table = PROFILE_TABLE[inputs["profile"]]
+    fraction = table["memory_fraction"]
+    replicas_total = inputs["replicas"] + inputs["rollout_surge"]
+    plan = Decisions(inputs["overrides"])
+    warnings = []
+
+    workers, degraded = plan_workers(inputs, fraction, replicas_total, plan, warnings)
+    concurrency_per_worker = int(math.ceil(inputs["concurrency"] / float(workers)))
+    plan_database_pool(inputs, table, replicas_total, workers, concurrency_per_worker, plan, warnings)
+    plan_redis(inputs, table, replicas_total, workers, concurrency_per_worker, plan)
+    if inputs["server"] == "gunicorn":
+        plan_gunicorn(inputs, table, plan)
+    else:
+        plan_granian(inputs, table, workers, concurrency_per_worker, plan)
+
+    totals = plan_totals(inputs, fraction, replicas_total, plan.settings)
+    check_invariants(totals)
+    return {
+        "settings": plan.settings,
+        "reasons": plan.reasons,
+        "totals": totals,
+        "inputs": public_inputs(inputs, replicas_total),
+        "degraded": degraded,
+        "warnings": warnings,
+    }
+
+
+def plan_workers(inputs, fraction, replicas_total, plan, warnings):
+    """Workers from CPU and memory, then checked against the connection budgets."""
+    w_cpu, cpu_rule = cpu_workers(inputs)
+    w_mem = memory_workers(inputs, fraction)
+    overridden = "workers" in inputs["overrides"]
+    if overridden:
+        workers = inputs["overrides"]["workers"]
+        if workers > w_mem:
+            raise PlanError("overrides.workers=%d breaks the memory budget: %s allows %d worker(s). Give the host "
+                            "more memory, measure worker_memory_mb, or override fewer workers"
+                            % (workers, memory_text(inputs, fraction), w_mem))
+        planned, why = min(w_cpu, w_mem), "CPU allows %d (%s), memory %d" % (w_cpu, cpu_rule, w_mem)
+    elif w_mem < 1:
+        raise PlanError("memory holds no gateway worker: %s. Give the gateway more memory (MemoryMax= or the VM), "
+                        "or lower worker_memory_mb if you measured less" % memory_text(inputs, fraction))
+    elif w_mem < w_cpu:
+        workers = planned = w_mem
+        why = "memory, %s; CPU would allow %d (%s)" % (memory_text(inputs, fraction), w_cpu, cpu_rule)
+    else:
+        workers = planned = w_cpu
+        why = "CPU, %s; memory would allow %d" % (cpu_rule, w_mem)
+
+    degraded = False
+    for service, fits, minimum, arithmetic, fixes in connection_limits(inputs, replicas_total):
+        if workers <= fits:
+            continue
+        problem = ("%s cannot give %d connections to each of %d workers of %d replicas: %s, enough for %d "
+                   "worker(s)" % (service, minimum, workers, replicas_total, arithmetic, fits))
+        if overridden:
+            raise PlanError("overrides.workers=%d does not fit: %s. Override fewer workers, or %s"
+                            % (workers, problem, fixes))
+        if fits < 1:
+            raise PlanError("no plan fits: %s. Fix: %s" % (problem, fixes))
+        if not inputs["allow_degraded"]:
+            raise PlanError("no plan fits: %s. Fix: %s; or set allow_degraded: true to run %d worker(s)"
+                            % (problem, fixes, fits))
+        warnings.append("degraded: %s; workers lowered from %d to %d" % (problem, workers, fits))
+        why = "degraded to fit %s (%s); before that: %s" % (service, arithmetic, why)
+        workers = planned = fits
+        degraded = True
+    plan.decide("workers", planned, why)
+    return workers, degraded
+
+
+def plan_database_pool(inputs, table, replicas_total, workers, concurrency_per_worker, plan, warnings):
+    demand = int(math.ceil(concurrency_per_worker * table["db_demand_factor"])) + 1
+    demand_text = "demand %d concurrent requests per worker x %g + 1 for background work = %d" % (
+        concurrency_per_worker, table["db_demand_factor"], demand)
+    cap = table["db_max_per_worker"]
+    if inputs["db_available"] is None:
+        per_worker = max(MIN_DB_CONNECTIONS_PER_WORKER, min(demand, cap))
+        basis = "no PostgreSQL budget given (SQLite, or postgres left out): %s, profile cap %d" % (demand_text, cap)
+    else:
+        budget = db_budget(inputs)[0]
+        allowed = budget // replicas_total // workers
+        per_worker = max(MIN_DB_CONNECTIONS_PER_WORKER, min(demand, allowed, cap))
+        basis = "budget %d / %d replicas / %d workers = %d per worker; %s; profile cap %d" % (
+            budget, replicas_total, workers, allowed, demand_text, cap)
+    planned_pool = max(1, int(round(per_worker * table["db_pool_share"])))
+    pool = plan.decide("DB_POOL_SIZE", planned_pool, "%g %% kept open of %d per worker (%s)" % (
+        table["db_pool_share"] * 100, per_worker, basis))
+    overflow = plan.decide("DB_MAX_OVERFLOW", per_worker - planned_pool,
+                           "the rest of %d per worker, opened only under load" % per_worker)
+    if inputs["db_available"] is not None:
+        budget = db_budget(inputs)[0]
+        total = replicas_total * workers * (pool + overflow)
+        if total > budget:
+            names = " and ".join("overrides.%s=%d" % (name, inputs["overrides"][name])
+                                 for name in ("DB_POOL_SIZE", "DB_MAX_OVERFLOW") if name in inputs["overrides"])
+            raise PlanError("%s break the PostgreSQL budget: %d replicas x %d workers x (%d + %d) = %d connections "
+                            "> %d available. Lower them, or raise max_connections"
+                            % (names, replicas_total, workers, pool, overflow, total, budget))
+        if replicas_total * workers * pool > 100:
+            warnings.append("%d replicas x %d workers keep %d PostgreSQL connections open: beyond about 100 "
+                            "active connections PostgreSQL slows down; consider PgBouncer in transaction mode"
+                            % (replicas_total, workers, replicas_total * workers * pool))
+    plan.decide("DB_POOL_TIMEOUT", table["db_pool_timeout"],
+                "seconds a request waits for a pooled connection before it fails, instead of piling up "
+                "(%s profile; upstream waits 30)" % inputs["profile"])
+    plan.decide("DB_POOL_RECYCLE", 1800, "seconds before a connection is replaced: below the one-hour idle "
+                "cut-off of common firewalls and PgBouncer's server_lifetime (upstream: 3600)")
+
+
+def plan_redis(inputs, table, replicas_total, workers, concurrency_per_worker, plan):
+    demand = max(MIN_REDIS_POOL_SIZE, int(math.ceil(concurrency_per_worker * table["redis_demand_factor"])))
+    demand_text = "demand %d concurrent requests per worker x %g (upstream's rule) = %d" % (
+        concurrency_per_worker, table["redis_demand_factor"], demand)
+    cap = table["redis_max_pool"]
+    if inputs["redis_available"] is None:
+        size = min(demand, cap)
+        basis = "no Redis budget given: %s, profile cap %d" % (demand_text, cap)
+    else:
+        budget = redis_budget(inputs)[0]
+        per_worker = budget // replicas_total // workers
+        allowed = (per_worker - REDIS_FIXED_CONNECTIONS_PER_WORKER) // REDIS_SIZED_POOLS_PER_WORKER
+        size = max(MIN_REDIS_POOL_SIZE, min(demand, allowed, cap))
+        basis = ("budget %d / %d replicas / %d workers = %d per worker, less %d fixed clients, over %d pools = %d; "
+                 "%s; profile cap %d" % (budget, replicas_total, workers, per_worker,
+                                         REDIS_FIXED_CONNECTIONS_PER_WORKER, REDIS_SIZED_POOLS_PER_WORKER, allowed,
+                                         demand_text, cap))
+    main = plan.decide("REDIS_MAX_CONNECTIONS", size, "cap of each of the async and the sync (auth) pool of a "
+                       "worker: %s" % basis)
+    limiter = plan.decide("RATELIMITER_REDIS_MAX_CONNECTIONS", size,
+                          "the rate limiter's pool, the third sized pool of each worker, same share")
+    if inputs["redis_available"] is not None:
+        budget = redis_budget(inputs)[0]
+        per_worker_total = redis_per_worker(main, limiter)
+        total = replicas_total * workers * per_worker_total
+        if total > budget:
+            names = " and ".join("overrides.%s=%d" % (name, inputs["overrides"][name])
+                                 for name in ("REDIS_MAX_CONNECTIONS", "RATELIMITER_REDIS_MAX_CONNECTIONS")
+                                 if name in inputs["overrides"])
+            raise PlanError("%s break the Redis budget: %d replicas x %d workers x %d connections = %d > %d "
+                            "available. Lower them, or raise maxclients"
+                            % (names, replicas_total, workers, per_worker_total, total, budget))
+
+    if inputs["redis_p99_ms"] is None:
+        timeout, why = 2.0, "seconds, upstream's default; no probe latency given"
+    else:
+        timeout = max(2.0, min(10.0, round(20 * inputs["redis_p99_ms"] / 1000.0, 1)))
+        why = "seconds: at least 20 x the probe's PING p99 of %.2f ms, between upstream's 2 and 10" % (
+            inputs["redis_p99_ms"])
+    plan.decide("REDIS_SOCKET_TIMEOUT", timeout, why)
+    plan.decide("REDIS_SOCKET_CONNECT_TIMEOUT", timeout, "seconds, as the socket timeout")
+    plan.decide("REDIS_HEALTH_CHECK_INTERVAL", 30, "seconds: a pooled connection idle that long is pinged before "
+                "use, so a restarted Redis costs no request")
+
+
+def plan_gunicorn(inputs, table, plan):
+    profile = inputs["profile"]
+    plan.decide("worker_class", "uvicorn_worker.UvicornWorker", "the maintained successor of "
+                "uvicorn.workers.UvicornWorker, deprecated since uvicorn 0.30")
+    plan.decide("timeout", table["timeout"], "seconds a worker whose event loop is stuck may live before it is "
+                "restarted (%s profile; upstream uses 600)" % profile)
+    plan.decide("graceful_timeout", table["graceful_timeout"], "seconds in-flight requests%s get to finish at a "
+                "restart" % (" and streams" if profile == "high-concurrency" else ""))
+    plan.decide("keepalive", table["keepalive"], "seconds an idle keep-alive connection is held (%s profile)"
+                % profile)
+    max_requests = plan.decide("max_requests", table["max_requests"], "requests before a worker is recycled, "
+                               "bounding slow leaks%s" % (" sooner on a tight memory budget"
+                                                          if profile == "memory-constrained" else ""))
+    plan.decide("max_requests_jitter", max_requests // 10, "10 % of max_requests, so workers do not recycle "
+                "together (upstream's 100 is 0.1 %)")
+    plan.decide("preload_app", True, "workers share the imported application copy-on-write; the rendered post_fork "
+                "hook disposes the database engine and resets Redis in each worker")
+    plan.decide("backlog", max(2048, 2 * inputs["concurrency"]), "at least gunicorn's 2048 and twice the expected "
+                "%d concurrent requests (the kernel's somaxconn may cap it)" % inputs["concurrency"])
+
+
+def plan_granian(inputs, table, workers, concurrency_per_worker, plan):
+    threads = plan.decide("runtime_threads", table["runtime_threads"], "Granian's default: one Rust I/O thread "
+                          "per worker keeps up with one Python event loop" if table["runtime_threads"] == 1 else
+                          "many concurrent streams keep more sockets busy than one I/O thread serves")
+    plan.decide("runtime_mode", "st" if threads == 1 else "mt", "single-threaded runtimes for one runtime thread"
+                if threads == 1 else "one multi-threaded runtime for several threads")
+    plan.decide("blocking_threads", 1, "fixed at 1 for ASGI applications")
+    backlog = plan.decide("backlog", max(1024, 2 * inputs["concurrency"]), "at least Granian's 1024 and twice the "
+                          "expected %d concurrent requests" % inputs["concurrency"])
+    plan.decide("backpressure", max(backlog // workers, int(math.ceil(concurrency_per_worker * 1.2))),
+                "Granian's backlog / workers (%d), and at least 1.2 x %d connections per worker, since it counts "
+                "open connections, SSE streams included" % (backlog // workers, concurrency_per_worker))
+    plan.decide("http", table["http"], "HTTP/1.1 only, for proxies and clients that do not speak HTTP/2"
+                if table["http"] == "1" else "HTTP/1.1 and HTTP/2 as the client asks")
+    plan.decide("loop", "uvloop", "faster than asyncio's own loop; the tune role checks it is installed")
+    plan.decide("task_impl", "asyncio", "Granian's Rust task implementation needs Python < 3.12, the gateway 3.12+")
+    plan.decide("respawn_failed_workers", True, "a crashed worker is replaced, not lost")
+    if table["workers_max_rss"] or "workers_max_rss" in inputs["overrides"]:
+        limit = int(math.ceil((table["workers_max_rss"] or 2) * inputs["worker_memory_mb"]))
+        plan.decide("workers_max_rss", limit, "MiB: %g x %.0f MiB per worker; a worker beyond it is respawned"
+                    % (table["workers_max_rss"] or 2, inputs["worker_memory_mb"]))
+
+
+def plan_totals(inputs, fraction, replicas_total, settings):
+    workers = settings["workers"]
+    db_per_worker = settings["DB_POOL_SIZE"] + settings["DB_MAX_OVERFLOW"]
+    redis_worker = redis_per_worker(settings["REDIS_MAX_CONNECTIONS"], settings["RATELIMITER_REDIS_MAX_CONNECTIONS"])
+    return {
+        "replicas": inputs["replicas"],
+        "replicas_with_surge": replicas_total,
+        "memory_mb": round(workers * inputs["worker_memory_mb"] + inputs["base_memory_mb"], 1),
+        "memory_limit_mb": round(fraction * inputs["memory_mib"], 1),
+        "db_connections_per_worker": db_per_worker,
+        "db_connections_per_replica": workers * db_per_worker,
+        "db_connections": replicas_total * workers * db_per_worker,
+        "db_budget": db_budget(inputs)[0] if inputs["db_available"] is not None else None,
+        "redis_connections_per_worker": redis_worker,
+        "redis_connections_per_replica": workers * redis_worker,
+        "redis_connections": replicas_total * workers * redis_worker,
+        "redis_budget": redis_budget(inputs)[0] if inputs["redis_available"] is not None else None,
+    }
+
+
+def check_invariants(totals):
+    """The guarantees of every plan; a failure here is a bug in the planner, not in the inputs."""
+    if totals["memory_mb"] > totals["memory_limit_mb"]:
+        raise PlanError("internal error: %s MiB planned over the %s MiB limit"
+                        % (totals["memory_mb"], totals["memory_limit_mb"]))
+    if totals["db_budget"] is not None and totals["db_connections"] > totals["db_budget"]:
+        raise PlanError("internal error: %d PostgreSQL connections planned over the budget of %d"
+                        % (totals["db_connections"], totals["db_budget"]))
+    if totals["redis_budget"] is not None and totals["redis_connections"] > totals["redis_budget"]:
+        raise PlanError("internal error: %d Redis connections planned over the budget of %d"
+                        % (totals["redis_connections"], totals["redis_budget"]))
+
+
+def public_inputs(inputs, replicas_total):
+    shown_inputs = dict(inputs)
+    shown_inputs["memory_mib"] = round(inputs["memory_mib"], 1)
+    shown_inputs["replicas_with_surge"] = replicas_total
+    shown_inputs["overrides"] = dict(inputs["overrides"])
+    return shown_inputs
+
+
+def count_replicas(host, hosts, hostvars, shared_keys):
+    """Hosts of the play that share this host's value of every key in shared_keys (the
+    database and Redis URLs): they draw on the same budgets. Keys this host does not set
+    do not separate hosts."""
+    own = hostvars.get(host, {})
+    keys = [key for key in shared_keys if own.get(key) is not None]
+    return sum(1 for other in hosts if all(hostvars.get(other, {}).get(key) == own[key] for key in keys))

@@ -1,0 +1,199 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The plan is computed on the controller by the action plugin of the same name
+# (plugins/action/worker_plan.py); this file carries its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: worker_plan
+short_description: Size the gateway's workers, server settings and connection pools from measured capacity
+version_added: 1.0.0
+description:
+  - Turns what M(mcpgateway.tuning.capacity_info), M(mcpgateway.tuning.postgres_probe) and
+    M(mcpgateway.tuning.redis_probe) report into the settings the tuning roles render - the
+    worker count, Gunicorn or Granian settings, and the gateway's C(DB_POOL_*) and C(REDIS_*)
+    variables - with the reason for each number.
+  - Guarantees, for every plan it returns, that all replicas together (with the rollout surge)
+    stay inside the PostgreSQL and Redis connection budgets the probes reported, and that the
+    workers of a host fit in 85 % of its effective memory (75 % for the memory-constrained profile).
+  - When no plan fits, for example when the database cannot give 2 connections to every worker of
+    every replica, the task fails with the numbers and the fixes, unless O(allow_degraded=true),
+    which lowers the workers until the plan fits and says so.
+  - Runs on the controller; the managed host needs nothing. The algorithm, with its sources and a
+    worked example, is in the collection's C(docs/sizing.md).
+author:
+  - mcpgateway.tuning maintainers (@mcpgateway)
+attributes:
+  check_mode:
+    support: full
+    description: Computes the same plan in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is no diff.
+  action:
+    support: full
+    description: Implemented as an action plugin, run on the controller.
+options:
+  capacity:
+    description: The registered result of M(mcpgateway.tuning.capacity_info) for the gateway's unit.
+    type: dict
+    required: true
+  postgres:
+    description:
+      - The registered result of M(mcpgateway.tuning.postgres_probe), as seen from this host.
+      - Leave it out only when the gateway does not use PostgreSQL (SQLite); the pools are then sized
+        from demand alone. An unreachable result fails the task.
+    type: dict
+  redis:
+    description:
+      - The registered result of M(mcpgateway.tuning.redis_probe).
+      - Leave it out only when the gateway does not use Redis (C(CACHE_TYPE) other than C(redis)).
+    type: dict
+  replicas:
+    description:
+      - Gateway hosts sharing this database and Redis.
+      - Without it, the hosts of the play whose variables named in O(shared_by) equal this host's.
+    type: int
+  shared_by:
+    description: Host variables that, when equal, make two hosts share the same budgets.
+    type: list
+    elements: str
+    default: [mcpgateway_database_url, mcpgateway_redis_url]
+  rollout_surge:
+    description:
+      - Extra replicas whose workers may be alive at the same time during a rollout or a graceful
+        reload (old workers finish while new ones start). Set 0 only when every restart stops the
+        old service before starting the new one.
+    type: int
+    default: 1
+  server:
+    description: The HTTP server.
+    type: str
+    choices: [gunicorn, granian]
+    default: gunicorn
+  profile:
+    description:
+      - V(balanced) for most deployments; V(high-throughput) keeps more connections open and recycles
+        less; V(high-concurrency) for many long requests and streams (longer timeouts, bigger pools,
+        two Granian I/O threads); V(memory-constrained) runs fewer workers in 75 % of memory and
+        recycles them sooner; V(http1-only) (Granian) turns HTTP/2 off.
+    type: str
+    choices: [balanced, high-throughput, high-concurrency, memory-constrained, http1-only]
+    default: balanced
+  concurrency:
+    description: Expected peak concurrent requests per replica; sizes the pools' demand and backlogs.
+    type: int
+    default: 100
+  worker_memory_mb:
+    description:
+      - Memory of one worker in MiB, its helper processes included. Use the measured PSS of the running
+        service when known; the default is what the gateway measured on its test machines.
+    type: float
+    default: 340
+  base_memory_mb:
+    description: Memory in MiB of everything but the workers (the server's master, the OS's share).
+    type: float
+    default: 256
+  current_db_connections:
+    description:
+      - PostgreSQL connections the running gateway on this host holds now. The probe counts them as in
+        use; they are released at the restart, so the plan adds them back to the budget.
+    type: int
+    default: 0
+  current_redis_connections:
+    description: Redis connections the running gateway on this host holds now (see O(current_db_connections)).
+    type: int
+    default: 0
+  allow_degraded:
+    description: When no plan fits the connection budgets, lower the workers until one does instead of failing.
+    type: bool
+    default: false
+  overrides:
+    description:
+      - Settings to force, by the names of RV(settings), for example C(workers) or C(DB_POOL_SIZE).
+        Each is applied, its reason says what the plan would have chosen, and the budgets are checked with
+        it; an override that breaks a budget fails the task with the reason.
+      - Numbers given as strings (survey answers) are converted.
+    type: dict
+    default: {}
+notes:
+  - Numbers given as strings, as AWX and Tower surveys pass them, are converted; anything else that is
+    not a positive number fails with a message naming the option.
+"""
+
+EXAMPLES = r"""
+- name: Measure
+  mcpgateway.tuning.capacity_info:
+    unit: mcpgateway.service
+  register: gateway_capacity
+
+- name: Probe the database
+  mcpgateway.tuning.postgres_probe:
+    dsn: "{{ mcpgateway_database_url }}"
+  register: gateway_postgres
+
+- name: Probe Redis
+  mcpgateway.tuning.redis_probe:
+    url: "{{ mcpgateway_redis_url }}"
+  register: gateway_redis
+
+- name: Plan
+  mcpgateway.tuning.worker_plan:
+    capacity: "{{ gateway_capacity }}"
+    postgres: "{{ gateway_postgres }}"
+    redis: "{{ gateway_redis }}"
+    server: granian
+    profile: high-concurrency
+  register: gateway_plan
+
+- name: Show why
+  ansible.builtin.debug:
+    msg: "{{ gateway_plan.reasons.values() | list }}"
+"""
+
+RETURN = r"""
+settings:
+  description:
+    - Every setting the roles render. C(workers); the gateway's C(DB_POOL_SIZE), C(DB_MAX_OVERFLOW),
+      C(DB_POOL_TIMEOUT), C(DB_POOL_RECYCLE), C(REDIS_MAX_CONNECTIONS), C(RATELIMITER_REDIS_MAX_CONNECTIONS),
+      C(REDIS_SOCKET_TIMEOUT), C(REDIS_SOCKET_CONNECT_TIMEOUT), C(REDIS_HEALTH_CHECK_INTERVAL).
+    - For Gunicorn C(worker_class), C(timeout), C(graceful_timeout), C(keepalive), C(max_requests),
+      C(max_requests_jitter), C(preload_app), C(backlog).
+    - For Granian C(runtime_threads), C(runtime_mode), C(blocking_threads), C(backlog), C(backpressure),
+      C(http), C(loop), C(task_impl), C(respawn_failed_workers), and C(workers_max_rss) when set.
+  returned: success
+  type: dict
+  sample: {workers: 5, DB_POOL_SIZE: 5, DB_MAX_OVERFLOW: 3, REDIS_MAX_CONNECTIONS: 30, timeout: 120}
+reasons:
+  description: For each setting, the binding constraint and the arithmetic behind it.
+  returned: success
+  type: dict
+  sample:
+    workers: "workers = 3: memory, 85 % of 1536 MiB (cgroup v2 memory.max at /system.slice/mcpgateway.service)
+      = 1306 MiB, minus 256 MiB base, at 340 MiB per worker; CPU would allow 5 (2 x 2 CPUs + 1)"
+totals:
+  description:
+    - What the plan adds up to, for assertions. C(memory_mb) against C(memory_limit_mb);
+      C(db_connections) (all replicas with the surge) against C(db_budget); C(redis_connections)
+      against C(redis_budget); per worker and per replica figures too.
+  returned: success
+  type: dict
+inputs:
+  description: The checked inputs the plan used (numbers converted, replicas counted).
+  returned: success
+  type: dict
+degraded:
+  description: Whether O(allow_degraded) lowered the workers to fit a budget.
+  returned: success
+  type: bool
+warnings:
+  description: What the operator should know, such as a degraded plan or a connection count that calls for PgBouncer.
+  returned: success
+  type: list
+  elements: str
+"""
