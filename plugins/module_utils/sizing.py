@@ -253,8 +253,10 @@ def normalize_overrides(server, overrides):
             if not isinstance(value, str) or not value.strip():
                 raise PlanError("%s must be a non-empty string, got %r" % (label, value))
             checked[name] = value.strip()
-    if "workers_max_rss" in checked and checked["workers_max_rss"] < 1:
-        raise PlanError("overrides.workers_max_rss must be at least 1 MiB")
+    for name in ("REDIS_MAX_CONNECTIONS", "RATELIMITER_REDIS_MAX_CONNECTIONS"):
+        if checked.get(name, MIN_REDIS_POOL_SIZE) < MIN_REDIS_POOL_SIZE:
+            raise PlanError("overrides.%s=%d is below %d: a pool of one connection serialises a worker's requests"
+                            % (name, checked[name], MIN_REDIS_POOL_SIZE))
     return checked
 
 
@@ -471,6 +473,12 @@ def plan_database_pool(inputs, table, replicas_total, workers, concurrency_per_w
         table["db_pool_share"] * 100, per_worker, basis))
     overflow = plan.decide("DB_MAX_OVERFLOW", per_worker - planned_pool,
                            "the rest of %d per worker, opened only under load" % per_worker)
+    if pool + overflow < MIN_DB_CONNECTIONS_PER_WORKER:
+        raise PlanError("overrides.%s leave %d connection per worker (DB_POOL_SIZE %d + DB_MAX_OVERFLOW %d): a worker "
+                        "needs at least %d, or its requests queue behind each other"
+                        % ("DB_POOL_SIZE=%d" % pool if "DB_POOL_SIZE" in inputs["overrides"] else
+                           "DB_MAX_OVERFLOW=%d" % overflow, pool + overflow, pool, overflow,
+                           MIN_DB_CONNECTIONS_PER_WORKER))
     if inputs["db_available"] is not None:
         budget = db_budget(inputs)[0]
         total = replicas_total * workers * (pool + overflow)

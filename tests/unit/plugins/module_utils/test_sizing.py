@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sizing plan over realistic hosts and databases: every figure and reason checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils import sizing
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.sizing import PlanError, make_plan
+
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+
+
+def capacity(cpus, memory_bytes, cpu_binding="none", memory_binding="none"):
+    """The shape of a capacity_info result, with the fields the planner reads."""
+    return {
+        "cpu": {"effective": cpus, "effective_int": max(1, int(cpus + 0.01)), "binding": cpu_binding},
+        "memory": {"effective_bytes": memory_bytes, "binding": memory_binding},
+    }
+
+
+def postgres(available, pgbouncer=False):
+    return {"reachable": True, "error": None, "connections_available": available, "pgbouncer": pgbouncer}
+
+
+def redis(available, p99_ms=0.2):
+    return {"reachable": True, "error": None, "clients_available": available, "latency_ms": {"p99": p99_ms}}
+
+
+HOSTS = {
+    "1 vCPU / 1 GiB": capacity(1.0, GIB),
+    "1.5-CPU quota": capacity(1.5, 24 * GIB, cpu_binding="cgroup v1 cpu.cfs_quota_us at /machine/vm1"),
+    "2 x 8 GiB": capacity(2.0, 8 * GIB),
+    "16 x 64 GiB": capacity(16.0, 64 * GIB),
+    "memory-limited unit": capacity(4.0, 1536 * MIB,
+                                    memory_binding="cgroup v2 memory.max at /system.slice/mcpgateway.service"),
+}
+# max_connections 100, 20 and 800, with other clients connected (superuser slots already taken off by the probe).
+DATABASES = {
+    "100, 10 in use": postgres(100 - 3 - 10),
+    "20, 2 in use": postgres(20 - 3 - 2),
+    "800, 100 in use": postgres(800 - 3 - 100),
+}
+
+
+def plan(**request):
+    request.setdefault("replicas", 1)
+    return make_plan(request)
+
+
+# ------------------------------------------------------------------------ workers
+
+
+@pytest.mark.parametrize("host, server, workers, binding", [
+    ("1 vCPU / 1 GiB", "gunicorn", 1, "memory"),
+    ("1.5-CPU quota", "gunicorn", 2, "CPU"),
+    ("2 x 8 GiB", "gunicorn", 5, "CPU"),
+    ("16 x 64 GiB", "gunicorn", 16, "CPU"),
+    ("memory-limited unit", "gunicorn", 3, "memory"),
+    ("1 vCPU / 1 GiB", "granian", 1, "memory"),
+    ("1.5-CPU quota", "granian", 2, "CPU"),
+    ("2 x 8 GiB", "granian", 4, "CPU"),
+    ("16 x 64 GiB", "granian", 16, "CPU"),
+    ("memory-limited unit", "granian", 3, "memory"),
+])
+def test_workers_for_realistic_hosts(host, server, workers, binding):
+    result = plan(capacity=HOSTS[host], server=server)
+
+    assert result["settings"]["workers"] == workers
+    assert result["reasons"]["workers"].startswith("workers = %d: %s" % (workers, binding))
+    assert result["totals"]["memory_mb"] <= result["totals"]["memory_limit_mb"]
+
+
+def test_memory_bound_reason_states_the_arithmetic_and_what_cpu_would_allow():
+    result = plan(capacity=HOSTS["memory-limited unit"])
+
+    assert result["reasons"]["workers"] == (
+        "workers = 3: memory, 85 % of 1536 MiB (cgroup v2 memory.max at /system.slice/mcpgateway.service) = 1306 MiB, "
+        "minus 256 MiB base, at 340 MiB per worker; CPU would allow 9 (2 x 4 CPUs + 1 (gunicorn's rule, upstream's "
+        "auto))")
+
+
+def test_a_binding_cfs_quota_keeps_workers_at_cpus_plus_one():
+    result = plan(capacity=HOSTS["1.5-CPU quota"])
+
+    assert result["reasons"]["workers"].startswith(
+        "workers = 2: CPU, 1 CPUs + 1, because a CFS quota binds (cgroup v1 cpu.cfs_quota_us at /machine/vm1, "
+        "1.5 CPUs)")
+
+
+def test_sixteen_workers_at_most():
+    result = plan(capacity=capacity(64.0, 256 * GIB))
+
+    assert result["settings"]["workers"] == 16
+    assert "= 129, capped at 16" in result["reasons"]["workers"]
+
+
+def test_memory_that_holds_no_worker_fails_with_the_fix():
+    with pytest.raises(PlanError) as error:
+        plan(capacity=capacity(2.0, 512 * MIB))
+
+    message = str(error.value)
+    assert message.startswith("memory holds no gateway worker: 85 % of 512 MiB (host memory) = 435 MiB, minus 256 MiB")
+    assert "Give the gateway more memory" in message
+
+
+def test_memory_constrained_profile_uses_less_memory_and_fewer_workers():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], profile="memory-constrained")
+
+    assert result["settings"]["workers"] == 3
+    assert result["totals"]["memory_limit_mb"] == round(0.75 * 8192, 1)
+    assert result["settings"]["max_requests"] == 20000
+
+
+# ---------------------------------------------------------------------- database pools
+
+
+def test_default_postgres_with_others_connected_on_a_2_cpu_host():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], postgres=DATABASES["100, 10 in use"], redis=redis(10000))
+    settings, totals = result["settings"], result["totals"]
+
+    # 87 free - max(5, 9) headroom = 78; / (1 replica + 1 surge) / 5 workers = 7 per worker.
+    assert totals["db_budget"] == 78
+    assert (settings["DB_POOL_SIZE"], settings["DB_MAX_OVERFLOW"]) == (4, 3)
+    assert totals["db_connections"] == 2 * 5 * 7 == 70
+    assert result["reasons"]["DB_POOL_SIZE"] == (
+        "DB_POOL_SIZE = 4: 60 % kept open of 7 per worker (budget 78 / 2 replicas / 5 workers = 7 per worker; "
+        "demand 20 concurrent requests per worker x 1 + 1 for background work = 21; profile cap 40)")
+    assert result["reasons"]["DB_MAX_OVERFLOW"] == "DB_MAX_OVERFLOW = 3: the rest of 7 per worker, opened only under load"
+    assert result["degraded"] is False
+    assert result["warnings"] == []
+
+
+def test_large_database_pools_follow_demand_not_the_budget():
+    result = plan(capacity=HOSTS["16 x 64 GiB"], postgres=DATABASES["800, 100 in use"], replicas=2)
+    settings = result["settings"]
+
+    # demand: ceil(100 / 16) = 7 concurrent requests + 1 = 8 per worker, far below 627 / 3 / 16 = 13.
+    assert (settings["workers"], settings["DB_POOL_SIZE"], settings["DB_MAX_OVERFLOW"]) == (16, 5, 3)
+    assert result["totals"]["db_connections"] == 3 * 16 * 8
+    assert result["totals"]["db_budget"] == 697 - 70
+
+
+def test_a_small_database_fails_with_the_numbers_and_the_fixes():
+    with pytest.raises(PlanError) as error:
+        plan(capacity=HOSTS["2 x 8 GiB"], postgres=DATABASES["20, 2 in use"], replicas=3)
+
+    message = str(error.value)
+    assert message.startswith("no plan fits: PostgreSQL cannot give 2 connections to each of 5 workers of 4 replicas: "
+                              "10 connections (15 seen free + 0 held by the gateway - 5 headroom) / 4 replicas (3 + 1 "
+                              "during a rollout) = 2 per replica, enough for 1 worker(s)")
+    assert "raise max_connections" in message and "put PgBouncer in front" in message
+    assert "set allow_degraded: true to run 1 worker(s)" in message
+
+
+def test_allow_degraded_lowers_workers_to_fit_and_says_so():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], postgres=DATABASES["20, 2 in use"], replicas=3, allow_degraded=True)
+
+    assert result["degraded"] is True
+    assert result["settings"]["workers"] == 1
+    assert (result["settings"]["DB_POOL_SIZE"], result["settings"]["DB_MAX_OVERFLOW"]) == (1, 1)
+    assert result["totals"]["db_connections"] == 8 <= result["totals"]["db_budget"] == 10
+    assert result["reasons"]["workers"].startswith("workers = 1: degraded to fit PostgreSQL")
+    assert result["warnings"][0].startswith("degraded: PostgreSQL cannot give 2 connections to each of 5 workers")
+
+
+def test_no_degrading_below_one_worker():
+    with pytest.raises(PlanError, match="enough for 0 worker"):
+        plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(6), allow_degraded=True)
+
+
+def test_connections_the_gateway_holds_now_are_added_back():
+    without = plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(30))
+    with_held = plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(30), current_db_connections=40)
+
+    assert (without["totals"]["db_budget"], with_held["totals"]["db_budget"]) == (25, 63)
+
+
+def test_without_postgres_pools_follow_demand():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], concurrency=20)
+
+    assert (result["settings"]["DB_POOL_SIZE"], result["settings"]["DB_MAX_OVERFLOW"]) == (3, 2)
+    assert result["totals"]["db_budget"] is None
+    assert "no PostgreSQL budget given" in result["reasons"]["DB_POOL_SIZE"]
+
+
+def test_many_open_connections_suggest_pgbouncer():
+    result = plan(capacity=HOSTS["16 x 64 GiB"], postgres=postgres(5000), replicas=4, concurrency=1000)
+
+    assert any("consider PgBouncer" in warning for warning in result["warnings"])
+
+
+# ------------------------------------------------------------------------------- Redis
+
+
+def test_redis_pools_cover_the_three_sized_pools_and_the_fixed_clients():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(10000))
+    settings, totals = result["settings"], result["totals"]
+
+    assert settings["REDIS_MAX_CONNECTIONS"] == settings["RATELIMITER_REDIS_MAX_CONNECTIONS"] == 30
+    assert totals["redis_connections_per_worker"] == 3 * 30 + 4
+    assert totals["redis_connections"] == 2 * 5 * 94
+    assert totals["redis_budget"] == 10000 - 500
+
+
+def test_small_redis_fails_and_degrades():
+    with pytest.raises(PlanError, match="no plan fits: Redis cannot give 10 connections to each of 5 workers"):
+        plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(60), replicas=2)
+    result = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(60), replicas=2, allow_degraded=True)
+
+    # 60 - 8 headroom = 52 clients / 3 = 17 per replica: one worker of 3 pools of 4 + 4 fixed.
+    assert result["settings"]["workers"] == 1
+    assert result["settings"]["REDIS_MAX_CONNECTIONS"] == 4
+    assert result["totals"]["redis_connections"] == 3 * 16 <= 52
+
+
+def test_redis_timeout_follows_a_slow_probe():
+    fast = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(10000, p99_ms=0.3))
+    slow = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(10000, p99_ms=250.0))
+
+    assert fast["settings"]["REDIS_SOCKET_TIMEOUT"] == 2.0
+    assert slow["settings"]["REDIS_SOCKET_TIMEOUT"] == 5.0
+    assert "PING p99 of 250.00 ms" in slow["reasons"]["REDIS_SOCKET_TIMEOUT"]
+
+
+# ------------------------------------------------------------------------ server settings
+
+
+def test_gunicorn_settings_and_reasons():
+    result = plan(capacity=HOSTS["2 x 8 GiB"])
+    settings = result["settings"]
+
+    assert {key: settings[key] for key in sizing.SERVER_SETTINGS["gunicorn"]} == {
+        "worker_class": "uvicorn_worker.UvicornWorker", "timeout": 120, "graceful_timeout": 30, "keepalive": 5,
+        "max_requests": 100000, "max_requests_jitter": 10000, "preload_app": True, "backlog": 2048}
+    assert not set(sizing.SERVER_SETTINGS["granian"]) - set(sizing.SERVER_SETTINGS["gunicorn"]) & set(settings)
+    assert set(result["reasons"]) == set(settings)
+
+
+def test_granian_settings_by_profile():
+    balanced = plan(capacity=HOSTS["2 x 8 GiB"], server="granian")["settings"]
+    streams = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", profile="high-concurrency",
+                   concurrency=2000)["settings"]
+    http1 = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", profile="http1-only")["settings"]
+    small = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", profile="memory-constrained")["settings"]
+
+    assert {key: balanced[key] for key in sizing.SERVER_SETTINGS["granian"] if key in balanced} == {
+        "runtime_threads": 1, "runtime_mode": "st", "blocking_threads": 1, "backlog": 1024, "backpressure": 256,
+        "http": "auto", "loop": "uvloop", "task_impl": "asyncio", "respawn_failed_workers": True}
+    assert (streams["runtime_threads"], streams["runtime_mode"], streams["backlog"], streams["backpressure"]) == (
+        2, "mt", 4000, 1000)
+    assert http1["http"] == "1"
+    assert small["workers_max_rss"] == 510
+    assert "workers_max_rss" not in balanced
+
+
+# --------------------------------------------------------------------- overrides
+
+
+def test_overrides_are_applied_with_what_the_plan_would_choose():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(200),
+                  overrides={"workers": "4", "timeout": "300", "preload_app": "false"})
+    settings, reasons = result["settings"], result["reasons"]
+
+    assert (settings["workers"], settings["timeout"], settings["preload_app"]) == (4, 300, False)
+    assert reasons["workers"].startswith("workers = 4: overridden; the plan would choose 5: CPU allows 5")
+    assert reasons["timeout"].startswith("timeout = 300: overridden; the plan would choose 120: seconds")
+    assert result["inputs"]["overrides"] == {"workers": 4, "timeout": 300, "preload_app": False}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"workers": 30}, "overrides.workers=30 breaks the memory budget: 85 % of 8192 MiB"),
+    ({"workers": 12}, "overrides.workers=12 does not fit: PostgreSQL cannot give 2 connections to each of 12 workers"),
+    ({"DB_POOL_SIZE": 50}, "overrides.DB_POOL_SIZE=50 break the PostgreSQL budget: 2 replicas x 5 workers x (50 + "),
+    ({"REDIS_MAX_CONNECTIONS": 500}, "overrides.REDIS_MAX_CONNECTIONS=500 break the Redis budget"),
+    ({"runtime_threads": 2}, "overrides.runtime_threads is not a gunicorn setting"),
+    ({"workers": "four"}, "overrides.workers must be a whole number, got 'four'"),
+    ({"workers": 0}, "overrides.workers must be at least 1, got 0"),
+    ({"timeout": 2.5}, "overrides.timeout must be a whole number, got 2.5"),
+    ({"preload_app": "maybe"}, "overrides.preload_app must be true or false"),
+    ({"REDIS_MAX_CONNECTIONS": 1}, "overrides.REDIS_MAX_CONNECTIONS=1 is below 2"),
+    ({"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0}, "overrides.DB_POOL_SIZE=1 leave 1 connection per worker"),
+])
+def test_overrides_that_break_a_budget_or_make_no_sense_are_refused(overrides, message):
+    with pytest.raises(PlanError) as error:
+        plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(40), redis=redis(2000), overrides=overrides)
+    assert message in str(error.value)
+
+
+# --------------------------------------------------------------------- input checks
+
+
+def test_survey_strings_are_converted():
+    from_strings = plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(97), replicas="2", rollout_surge="0",
+                        concurrency="200", worker_memory_mb="300.5", allow_degraded="no")
+    from_numbers = plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(97), replicas=2, rollout_surge=0,
+                        concurrency=200, worker_memory_mb=300.5, allow_degraded=False)
+
+    assert from_strings == from_numbers
+
+
+@pytest.mark.parametrize("request_changes, message", [
+    ({"replicas": "four"}, "replicas must be a whole number, got 'four'"),
+    ({"replicas": 0}, "replicas must be at least 1, got 0"),
+    ({"concurrency": -5}, "concurrency must be at least 1, got -5"),
+    ({"rollout_surge": -1}, "rollout_surge must be at least 0, got -1"),
+    ({"worker_memory_mb": "0"}, "worker_memory_mb must be a positive number, got '0'"),
+    ({"worker_memory_mb": "lots"}, "worker_memory_mb must be a positive number, got 'lots'"),
+    ({"profile": "turbo"}, "profile must be one of balanced, high-throughput, high-concurrency, memory-constrained, "
+                           "http1-only, got 'turbo'"),
+    ({"server": "uwsgi"}, "server must be one of gunicorn, granian, got 'uwsgi'"),
+    ({"profile": "http1-only"}, "profile http1-only is for server granian"),
+    ({"allow_degraded": "perhaps"}, "allow_degraded must be true or false"),
+    ({"capacity": {"cpu": {"effective": 2}}}, "capacity has no cpu.effective_int: pass the registered result of "
+                                              "mcpgateway.tuning.capacity_info"),
+    ({"capacity": "2 cpus"}, "capacity must be the registered result of mcpgateway.tuning.capacity_info"),
+    ({"postgres": {"reachable": False, "error": "connection refused by postgresql://db:5432/mcp"}},
+     "postgres was not reachable, so its connection budget is unknown: connection refused by postgresql://db:5432/mcp"),
+    ({"redis": {"skipped": True}}, "redis is a skipped task's result"),
+    ({"redis": {"reachable": True}}, "redis has no clients_available"),
+])
+def test_bad_input_names_the_option(request_changes, message):
+    request = {"capacity": HOSTS["2 x 8 GiB"], "replicas": 1}
+    request.update(request_changes)
+    with pytest.raises(PlanError) as error:
+        make_plan(request)
+    assert message in str(error.value)
+
+
+def test_replicas_are_required():
+    with pytest.raises(PlanError, match="replicas is required"):
+        make_plan({"capacity": HOSTS["2 x 8 GiB"]})
+
+
+def test_pgbouncer_budget_is_used_like_a_database_budget():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], postgres=postgres(47, pgbouncer=True))
+
+    assert result["inputs"]["db_pgbouncer"] is True
+    assert result["totals"]["db_budget"] == 42
+
+
+# ---------------------------------------------------------------------- replicas
+
+
+def test_count_replicas_by_shared_database_and_redis():
+    hostvars = {
+        "gw1": {"mcpgateway_database_url": "postgresql://db-a/mcp", "mcpgateway_redis_url": "redis://r/0"},
+        "gw2": {"mcpgateway_database_url": "postgresql://db-a/mcp", "mcpgateway_redis_url": "redis://r/0"},
+        "gw3": {"mcpgateway_database_url": "postgresql://db-b/mcp", "mcpgateway_redis_url": "redis://r/0"},
+        "gw4": {},
+    }
+    keys = ["mcpgateway_database_url", "mcpgateway_redis_url"]
+
+    assert sizing.count_replicas("gw1", ["gw1", "gw2", "gw3", "gw4"], hostvars, keys) == 2
+    assert sizing.count_replicas("gw3", ["gw1", "gw2", "gw3", "gw4"], hostvars, keys) == 1
+    # A host that sets neither shares with every host of the play.
+    assert sizing.count_replicas("gw4", ["gw1", "gw2", "gw3", "gw4"], hostvars, keys) == 4
