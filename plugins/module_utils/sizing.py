@@ -463,11 +463,12 @@ def plan_database_pool(inputs, table, replicas_total, workers, concurrency_per_w
         per_worker = max(MIN_DB_CONNECTIONS_PER_WORKER, min(demand, cap))
         basis = "no PostgreSQL budget given (SQLite, or postgres left out): %s, profile cap %d" % (demand_text, cap)
     else:
-        budget = db_budget(inputs)[0]
+        budget, headroom = db_budget(inputs)
         allowed = budget // replicas_total // workers
         per_worker = max(MIN_DB_CONNECTIONS_PER_WORKER, min(demand, allowed, cap))
-        basis = "budget %d / %d replicas / %d workers = %d per worker; %s; profile cap %d" % (
-            budget, replicas_total, workers, allowed, demand_text, cap)
+        basis = ("budget %d (%d free + %d held by the gateway - %d headroom) / %d replicas / %d workers = %d per "
+                 "worker; %s; profile cap %d" % (budget, inputs["db_available"], inputs["current_db_connections"],
+                                                 headroom, replicas_total, workers, allowed, demand_text, cap))
     planned_pool = max(1, int(round(per_worker * table["db_pool_share"])))
     pool = plan.decide("DB_POOL_SIZE", planned_pool, "%g %% kept open of %d per worker (%s)" % (
         table["db_pool_share"] * 100, per_worker, basis))
@@ -508,14 +509,15 @@ def plan_redis(inputs, table, replicas_total, workers, concurrency_per_worker, p
         size = min(demand, cap)
         basis = "no Redis budget given: %s, profile cap %d" % (demand_text, cap)
     else:
-        budget = redis_budget(inputs)[0]
+        budget, headroom = redis_budget(inputs)
         per_worker = budget // replicas_total // workers
         allowed = (per_worker - REDIS_FIXED_CONNECTIONS_PER_WORKER) // REDIS_SIZED_POOLS_PER_WORKER
         size = max(MIN_REDIS_POOL_SIZE, min(demand, allowed, cap))
-        basis = ("budget %d / %d replicas / %d workers = %d per worker, less %d fixed clients, over %d pools = %d; "
-                 "%s; profile cap %d" % (budget, replicas_total, workers, per_worker,
-                                         REDIS_FIXED_CONNECTIONS_PER_WORKER, REDIS_SIZED_POOLS_PER_WORKER, allowed,
-                                         demand_text, cap))
+        basis = ("budget %d (%d free + %d held by the gateway - %d headroom) / %d replicas / %d workers = %d per "
+                 "worker, less %d fixed clients, over %d pools = %d; %s; profile cap %d"
+                 % (budget, inputs["redis_available"], inputs["current_redis_connections"], headroom,
+                    replicas_total, workers, per_worker, REDIS_FIXED_CONNECTIONS_PER_WORKER,
+                    REDIS_SIZED_POOLS_PER_WORKER, allowed, demand_text, cap))
     main = plan.decide("REDIS_MAX_CONNECTIONS", size, "cap of each of the async and the sync (auth) pool of a "
                        "worker: %s" % basis)
     limiter = plan.decide("RATELIMITER_REDIS_MAX_CONNECTIONS", size,

@@ -126,7 +126,8 @@ def test_default_postgres_with_others_connected_on_a_2_cpu_host():
     assert (settings["DB_POOL_SIZE"], settings["DB_MAX_OVERFLOW"]) == (4, 3)
     assert totals["db_connections"] == 2 * 5 * 7 == 70
     assert result["reasons"]["DB_POOL_SIZE"] == (
-        "DB_POOL_SIZE = 4: 60 % kept open of 7 per worker (budget 78 / 2 replicas / 5 workers = 7 per worker; "
+        "DB_POOL_SIZE = 4: 60 % kept open of 7 per worker (budget 78 (87 free + 0 held by the gateway - 9 headroom) "
+        "/ 2 replicas / 5 workers = 7 per worker; "
         "demand 20 concurrent requests per worker x 1 + 1 for background work = 21; profile cap 40)")
     assert result["reasons"]["DB_MAX_OVERFLOW"] == "DB_MAX_OVERFLOW = 3: the rest of 7 per worker, opened only under load"
     assert result["degraded"] is False
