@@ -64,6 +64,21 @@ def read_report(host):
         return handle.read()
 
 
+def probe_in_small_cgroup(folder, probe_vars):
+    """The same probe from inside a cgroup of 1.5 CPUs and 1.5 GiB (root on cgroup v1 only)."""
+    small_vm = LimitedCgroup("mcpgw-demo-%s" % uuid.uuid4().hex[:8], cpus=1.5, memory_bytes=3 * GIB // 2)
+    try:
+        small_vm.create()
+    except CgroupUnavailable as reason:
+        return "(skipped the 1.5 CPU / 1.5 GiB cgroup demonstration: %s)" % reason
+    try:
+        print("\nThe same probe inside a cgroup limited to 1.5 CPUs and 1.5 GiB ...", flush=True)
+        run_probe(write_inventory(folder, "small-vm-cgroup"), probe_vars, wrap=small_vm.wrap)
+        return read_report("small-vm-cgroup")
+    finally:
+        small_vm.remove()
+
+
 def main():
     os.makedirs(REPORT_DIR, exist_ok=True)
     redis_password = secrets.token_urlsafe(18)
@@ -83,20 +98,7 @@ def main():
             }
             run_probe(write_inventory(folder, "this-machine"), probe_vars)
             reports.append(read_report("this-machine"))
-
-        small_vm = LimitedCgroup("mcpgw-demo-%s" % uuid.uuid4().hex[:8], cpus=1.5, memory_bytes=3 * GIB // 2)
-        try:
-            small_vm.create()
-        except CgroupUnavailable as reason:
-            reports.append("(skipped the 1.5 CPU / 1.5 GiB cgroup demonstration: %s)" % reason)
-        else:
-            try:
-                print("\nThe same probe inside a cgroup limited to 1.5 CPUs and 1.5 GiB ...", flush=True)
-                run_probe(write_inventory(folder, "small-vm-cgroup"), {"mcpgateway_probe_report_dir": REPORT_DIR},
-                          wrap=small_vm.wrap)
-                reports.append(read_report("small-vm-cgroup"))
-            finally:
-                small_vm.remove()
+            reports.append(probe_in_small_cgroup(folder, probe_vars))
 
     summary = "\n\n".join(reports)
     summary_path = os.path.join(REPORT_DIR, "report.txt")

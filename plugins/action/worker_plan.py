@@ -59,5 +59,10 @@ class ActionModule(ActionBase):
         except PlanError as error:
             result.update(failed=True, msg=str(error))
             return result
-        result.update(changed=False, **plan)
+        # Ansible displays a result's 'warnings' and drops them from the registered value, so they
+        # are returned as data under their own name too.
+        advice = plan.pop("warnings")
+        result.update(changed=False, plan_warnings=advice, **plan)
+        if advice:
+            result["warnings"] = advice
         return result

@@ -191,8 +191,10 @@ degraded:
   description: Whether O(allow_degraded) lowered the workers to fit a budget.
   returned: success
   type: bool
-warnings:
-  description: What the operator should know, such as a degraded plan or a connection count that calls for PgBouncer.
+plan_warnings:
+  description:
+    - What the operator should know, such as a degraded plan or a connection count that calls for PgBouncer.
+    - Also shown as task warnings.
   returned: success
   type: list
   elements: str

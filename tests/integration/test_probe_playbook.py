@@ -56,6 +56,24 @@ def test_report_shows_capacity_and_both_budgets(run_playbook, inventory, redis_s
     assert "max_connections %d" % PG_MAX_CONNECTIONS in output
     assert "%d available to %s on %s; limit: role connection limit" % (PG_ROLE_LIMIT, PG_ROLE, PG_DATABASE) in output
     assert REDIS_PASSWORD not in output and PG_ROLE_PASSWORD not in output
+    # The role's 7 connections, less 5 headroom, are too few for any plan: the report says why.
+    assert "Plan      no plan fits: PostgreSQL cannot give 2 connections to each of" in output
+
+
+def test_report_shows_the_plan_with_its_reasons(run_playbook, inventory, redis_server):
+    completed = run_playbook("mcpgateway.tuning.probe", inventory, {
+        "mcpgateway_redis_url": redis_server.url(None, REDIS_PASSWORD), "mcpgateway_http_server": "granian",
+        "mcpgateway_tune_allow_degraded": True})
+    lines = report_lines(completed.stdout)
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    plan_line = [line for line in lines if line.startswith("  Plan ")][0]
+    assert re.match(r"  Plan      granian, balanced: \d+ workers, DB_POOL_SIZE \d+ \+ \d+ overflow, "
+                    r"REDIS_MAX_CONNECTIONS \d+, for 1 replica\(s\)$", plan_line)
+    assert any(line.strip().startswith("workers = ") for line in lines)
+    assert any(line.strip().startswith("REDIS_MAX_CONNECTIONS = ") and "budget" in line for line in lines)
+    # Redis's 57 clients cannot serve 4 Granian workers on 2 replicas (with the surge): degraded, and said.
+    assert any(line.strip().startswith("WARNING: degraded: Redis cannot give 10 connections") for line in lines)
 
 
 def test_unreachable_servers_are_reported_not_failed(run_playbook, inventory, silent_port):
