@@ -44,38 +44,23 @@ DEFAULTS = {
     "allow_degraded": False,
 }
 
-# What each profile changes. Figures are discussed in docs/sizing.md.
+# The balanced profile, and what each other profile changes. Figures are discussed in docs/sizing.md.
+BALANCED = {
+    "memory_fraction": 0.85, "db_demand_factor": 1.0, "db_pool_share": 0.6, "db_max_per_worker": 40,
+    "db_pool_timeout": 15, "redis_demand_factor": 1.5, "redis_max_pool": 50,
+    "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "max_requests": 100000,
+    "runtime_threads": 1, "http": "auto", "workers_max_rss": None,
+}
 PROFILE_TABLE = {
-    "balanced": {
-        "memory_fraction": 0.85, "db_demand_factor": 1.0, "db_pool_share": 0.6, "db_max_per_worker": 40,
-        "db_pool_timeout": 15, "redis_demand_factor": 1.5, "redis_max_pool": 50,
-        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "max_requests": 100000,
-        "runtime_threads": 1, "http": "auto", "workers_max_rss": None,
-    },
-    "high-throughput": {
-        "memory_fraction": 0.85, "db_demand_factor": 1.0, "db_pool_share": 0.8, "db_max_per_worker": 40,
-        "db_pool_timeout": 10, "redis_demand_factor": 1.5, "redis_max_pool": 50,
-        "timeout": 60, "graceful_timeout": 30, "keepalive": 15, "max_requests": 200000,
-        "runtime_threads": 1, "http": "auto", "workers_max_rss": None,
-    },
-    "high-concurrency": {
-        "memory_fraction": 0.85, "db_demand_factor": 1.5, "db_pool_share": 0.5, "db_max_per_worker": 60,
-        "db_pool_timeout": 30, "redis_demand_factor": 2.0, "redis_max_pool": 100,
-        "timeout": 300, "graceful_timeout": 120, "keepalive": 75, "max_requests": 100000,
-        "runtime_threads": 2, "http": "auto", "workers_max_rss": None,
-    },
-    "memory-constrained": {
-        "memory_fraction": 0.75, "db_demand_factor": 1.0, "db_pool_share": 0.5, "db_max_per_worker": 20,
-        "db_pool_timeout": 15, "redis_demand_factor": 1.5, "redis_max_pool": 25,
-        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "max_requests": 20000,
-        "runtime_threads": 1, "http": "auto", "workers_max_rss": 1.5,
-    },
-    "http1-only": {
-        "memory_fraction": 0.85, "db_demand_factor": 1.0, "db_pool_share": 0.6, "db_max_per_worker": 40,
-        "db_pool_timeout": 15, "redis_demand_factor": 1.5, "redis_max_pool": 50,
-        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "max_requests": 100000,
-        "runtime_threads": 1, "http": "1", "workers_max_rss": None,
-    },
+    "balanced": BALANCED,
+    "high-throughput": dict(BALANCED, db_pool_share=0.8, db_pool_timeout=10, timeout=60, keepalive=15,
+                            max_requests=200000),
+    "high-concurrency": dict(BALANCED, db_demand_factor=1.5, db_pool_share=0.5, db_max_per_worker=60,
+                             db_pool_timeout=30, redis_demand_factor=2.0, redis_max_pool=100, timeout=300,
+                             graceful_timeout=120, keepalive=75, runtime_threads=2),
+    "memory-constrained": dict(BALANCED, memory_fraction=0.75, db_pool_share=0.5, db_max_per_worker=20,
+                               redis_max_pool=25, max_requests=20000, workers_max_rss=1.5),
+    "http1-only": dict(BALANCED, http="1"),
 }
 
 # Settings an operator may override, by server; the plan re-checks every budget with them.
