@@ -16,7 +16,8 @@ SANITY_PYTHON = $(shell $(VENV_BIN)/python -c 'import sys; print("%d.%d" % sys.v
 
 # "check:package" pairs for tools/ensure-system-packages.
 SYSTEM_PACKAGES := redis-server:redis-server /usr/lib/postgresql/*/bin/initdb:postgresql openssl:openssl \
-	/usr/sbin/pgbouncer:pgbouncer runuser:util-linux git:git shellcheck:shellcheck
+	/usr/sbin/pgbouncer:pgbouncer runuser:util-linux git:git shellcheck:shellcheck \
+	systemd-nspawn:systemd-container /usr/sbin/sshd:openssh-server ssh:openssh-client
 
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(VENV_BIN):$(PATH)
@@ -29,6 +30,7 @@ help:
 	@echo "make sanity       ansible-test sanity"
 	@echo "make units        unit tests"
 	@echo "make integration  integration tests against real Redis and PostgreSQL"
+	@echo "make molecule     Molecule scenarios on real systemd test machines (root)"
 	@echo "make clean        remove .venv and .build"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -79,8 +81,19 @@ units: venv collection-copy
 integration: venv system-packages
 	$(VENV_BIN)/python -m pytest -p no:cacheprovider tests/integration
 
+# Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
+# loopback address each): they mount, boot and make cgroups, so they need root.
+MOLECULE_SCENARIOS := capacity
+
+.PHONY: molecule
+molecule: venv system-packages $(COLLECTION_LINK)
+	@[ "$$(id -u)" -eq 0 ] || { echo "make molecule boots systemd test machines and needs root (sudo make molecule)" >&2; exit 1; }
+	for scenario in $(MOLECULE_SCENARIOS); do \
+		ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/molecule test -s $$scenario || exit 1; \
+	done
+
 .PHONY: test
-test: lint sanity units integration
+test: lint sanity units integration molecule
 
 .PHONY: demo
 demo: venv system-packages

@@ -48,6 +48,13 @@ class LimitedCgroup:
                                     % (controller, mount))
         return os.path.join(mount, own.lstrip("/"), self.name)
 
+    @classmethod
+    def existing(cls, name, dirs):
+        """The groups a previous process created (their folders by controller), to remove them."""
+        cgroup = cls(name, cpus=None, memory_bytes=None)
+        cgroup.dirs = dict(dirs)
+        return cgroup
+
     @property
     def cgroup_paths(self):
         """The cgroup paths (as /proc/PID/cgroup shows them) of the cpu and memory groups."""

@@ -1,0 +1,318 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Real systemd test machines for the roles' Molecule scenarios, without Docker.
+
+Each machine boots systemd as PID 1 with systemd-nspawn over a copy-on-write overlay of the
+host's root (the host's root is never written), shares the host's network namespace, and
+runs its own sshd on a loopback address of its own (127.0.0.11, 127.0.0.12, ...), reached
+with a key made for the run: Ansible manages it over SSH like a VM. A "small VM" boots inside
+a cpu and memory cgroup with real, kernel-enforced limits, while its /proc/meminfo and nproc
+still show the host's. Needs root, systemd-container and openssh-server.
+
+    python tools/testvm.py up STATE_DIR NAME ADDRESS [--cpus 1.5] [--memory-mib 1536]
+    python tools/testvm.py down STATE_DIR        (every machine recorded there, whatever state)
+
+The state folder records each machine (its nspawn PID, mounts, cgroup) so that `down` removes
+everything it made even after a failed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from tools.cgroups import LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
+
+# Services of the host that would take the host's ports, or the machine's sshd port, if they
+# started in every machine.
+MASKED_SERVICES = ("postgresql.service", "redis-server.service", "pgbouncer.service", "ssh.service",
+                   "ssh.socket", "systemd-networkd.service", "systemd-resolved.service")
+BOOT_TIMEOUT = 90
+SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+               "-o", "BatchMode=yes", "-o", "ConnectTimeout=3"]
+
+SSHD_CONFIG = """\
+ListenAddress {address}
+Port 22
+HostKey /etc/ssh/mcpgw_test_host_key
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AuthorizedKeysFile .ssh/authorized_keys
+Subsystem sftp /usr/lib/openssh/sftp-server
+"""
+
+SSHD_UNIT = """\
+[Unit]
+Description=sshd of the mcpgateway.tuning test machine
+After=network.target
+
+[Service]
+ExecStart=/usr/sbin/sshd -D -f /etc/ssh/mcpgw_test_sshd_config
+RuntimeDirectory=sshd
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+class MachineError(Exception):
+    """A test machine could not be made or booted."""
+
+
+def run(command, **options):
+    return subprocess.run(command, check=True, capture_output=True, text=True, **options)
+
+
+def machine_key(state_dir):
+    """The run's SSH key pair, made once per state folder."""
+    key = os.path.join(state_dir, "id_ed25519")
+    if not os.path.exists(key):
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "mcpgateway.tuning test run", "-f", key])
+    return key
+
+
+def prepare_root(merged, name, address, public_key):
+    """Write what the machine needs into its overlay: sshd on its address, the run's key, a name."""
+    run(["systemctl", "--root=%s" % merged, "mask"] + list(MASKED_SERVICES))
+    ssh_dir = os.path.join(merged, "etc", "ssh")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(ssh_dir, "mcpgw_test_host_key")])
+    with open(os.path.join(ssh_dir, "mcpgw_test_sshd_config"), "w") as handle:
+        handle.write(SSHD_CONFIG.format(address=address))
+    units = os.path.join(merged, "etc", "systemd", "system")
+    with open(os.path.join(units, "mcpgw-test-sshd.service"), "w") as handle:
+        handle.write(SSHD_UNIT)
+    wants = os.path.join(units, "multi-user.target.wants")
+    os.makedirs(wants, exist_ok=True)
+    link = os.path.join(wants, "mcpgw-test-sshd.service")
+    if not os.path.lexists(link):
+        os.symlink("/etc/systemd/system/mcpgw-test-sshd.service", link)
+    root_ssh = os.path.join(merged, "root", ".ssh")
+    os.makedirs(root_ssh, mode=0o700, exist_ok=True)
+    with open(os.path.join(root_ssh, "authorized_keys"), "w") as handle:
+        handle.write(public_key)
+    os.chmod(os.path.join(root_ssh, "authorized_keys"), 0o600)
+    # A root account locked with '!' refuses key logins too; '*' only refuses passwords.
+    shadow = os.path.join(merged, "etc", "shadow")
+    with open(shadow) as handle:
+        lines = handle.read().splitlines(True)
+    with open(shadow, "w") as handle:
+        for line in lines:
+            if line.startswith("root:"):
+                fields = line.split(":")
+                fields[1] = "*"
+                line = ":".join(fields)
+            handle.write(line)
+    with open(os.path.join(merged, "etc", "hostname"), "w") as handle:
+        handle.write(name + "\n")
+
+
+def ssh(key, address, command, timeout=20):
+    return subprocess.run(["ssh", "-i", key] + SSH_OPTIONS + ["root@%s" % address, command],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def wait_booted(key, address, process, log_path):
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    last = ""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise MachineError("systemd-nspawn exited with %s; its output:\n%s"
+                               % (process.returncode, tail(log_path)))
+        try:
+            answer = ssh(key, address, "systemctl is-system-running", timeout=10)
+        except subprocess.TimeoutExpired:
+            answer = None
+        if answer is not None:
+            last = answer.stdout.strip() or answer.stderr.strip()
+            if last in ("running", "degraded"):
+                return last
+        time.sleep(0.5)
+    raise MachineError("the machine at %s did not finish booting in %d s (last answer: %r)\n%s"
+                       % (address, BOOT_TIMEOUT, last, tail(log_path)))
+
+
+def tail(path, lines=30):
+    if not os.path.exists(path):
+        return ""
+    with open(path, errors="replace") as handle:
+        return "".join(handle.readlines()[-lines:])
+
+
+def record_path(state_dir, name):
+    return os.path.join(state_dir, "machines", name + ".json")
+
+
+def save(state_dir, record):
+    with open(record_path(state_dir, record["name"]), "w") as handle:
+        json.dump(record, handle, indent=1)
+
+
+def up(state_dir, name, address, cpus=None, memory_mib=None):
+    """Boot a machine and return what Molecule needs to reach it."""
+    if os.geteuid() != 0:
+        raise MachineError("test machines need root: overlay mounts, systemd-nspawn and cgroups")
+    for tool in ("systemd-nspawn", "ssh", "ssh-keygen"):
+        if shutil.which(tool) is None:
+            raise MachineError("%s is missing: apt-get install -y systemd-container openssh-server openssh-client"
+                               % tool)
+    if not os.path.exists("/usr/sbin/sshd"):
+        raise MachineError("sshd is missing: apt-get install -y openssh-server")
+    os.makedirs(os.path.join(state_dir, "machines"), exist_ok=True)
+    key = machine_key(state_dir)
+    folder = os.path.join(state_dir, name)
+    record = {"name": name, "address": address, "folder": folder, "merged": os.path.join(folder, "root"),
+              "mounted": False, "nspawn_pid": None, "leader_pid": None, "cgroup": None, "cpus": cpus, "memory_mib": memory_mib}
+    for part in ("upper", "work", "root"):
+        os.makedirs(os.path.join(folder, part), exist_ok=True)
+    save(state_dir, record)  # before anything is made, so that down() finds it after any failure
+    run(["mount", "-t", "overlay", "overlay", "-o", "lowerdir=/,upperdir=%s,workdir=%s"
+         % (os.path.join(folder, "upper"), os.path.join(folder, "work")), record["merged"]])
+    record["mounted"] = True
+    save(state_dir, record)
+    with open(key + ".pub") as handle:
+        prepare_root(record["merged"], name, address, handle.read())
+
+    command = ["systemd-nspawn", "-D", record["merged"], "--register=no", "--keep-unit", "-M", name,
+               "--hostname=%s" % name, "-b", "--console=passive"]
+    cgroup = None
+    if cpus or memory_mib:
+        cgroup = LimitedCgroup("mcpgw-vm-%s" % name, cpus=cpus or os.cpu_count(),
+                               memory_bytes=int((memory_mib or 1 << 20) * 1024 * 1024)).create()
+        record["cgroup"] = {"name": cgroup.name, "dirs": cgroup.dirs}
+        save(state_dir, record)
+        command = cgroup.wrap(command)
+    log_path = os.path.join(folder, "console.log")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    record["nspawn_pid"] = process.pid
+    save(state_dir, record)
+    state = wait_booted(key, address, process, log_path)
+    # The machine's own PID 1: if systemd-nspawn dies, killing it ends the whole machine.
+    record["leader_pid"] = machine_leader(process.pid)
+    save(state_dir, record)
+    return {"instance": name, "address": address, "user": "root", "port": 22, "identity_file": key,
+            "state": state}
+
+
+def down(state_dir):
+    """Power off and remove every machine recorded in state_dir; report what could not be removed."""
+    problems = []
+    machines = os.path.join(state_dir, "machines")
+    for entry in sorted(os.listdir(machines)) if os.path.isdir(machines) else []:
+        with open(os.path.join(machines, entry)) as handle:
+            record = json.load(handle)
+        problems += power_off(record)
+        if record["mounted"]:
+            for dummy in range(50):
+                if subprocess.run(["umount", record["merged"]], capture_output=True, check=False).returncode == 0 \
+                        or not os.path.ismount(record["merged"]):
+                    break
+                time.sleep(0.2)
+            else:
+                problems.append("%s is still mounted" % record["merged"])
+        if record["cgroup"]:
+            try:
+                LimitedCgroup.existing(record["cgroup"]["name"], record["cgroup"]["dirs"]).remove()
+            except OSError as error:
+                problems.append("cgroup %s: %s" % (record["cgroup"]["name"], error))
+        if not os.path.ismount(record["merged"]):
+            shutil.rmtree(record["folder"], ignore_errors=True)
+            os.remove(os.path.join(machines, entry))
+    return problems
+
+
+def machine_leader(nspawn_pid):
+    """The machine's PID 1 as seen from the host: the systemd child of systemd-nspawn."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and process_is(int(entry), "systemd") and parent_of(int(entry)) == nspawn_pid:
+            return int(entry)
+    return None
+
+
+def parent_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (IOError, OSError, ValueError, IndexError):
+        return None
+
+
+def power_off(record):
+    """SIGTERM to systemd-nspawn shuts the machine down cleanly. If nspawn is gone or does not stop
+    within 60 s, SIGKILL to the machine's PID 1 ends every process of its PID namespace."""
+    problems = []
+    pid = record["nspawn_pid"]
+    if pid and process_is(pid, "systemd-nspawn"):
+        os.kill(pid, 15)
+        if not wait_gone(pid, "systemd-nspawn", 60):
+            problems.append("%s did not power off in 60 s and was killed" % record["name"])
+    leader = record.get("leader_pid")
+    if leader and process_is(leader, "systemd"):
+        os.kill(leader, 9)
+        if not wait_gone(leader, "systemd", 10):
+            problems.append("the PID 1 (%d) of %s survived SIGKILL" % (leader, record["name"]))
+    if pid and process_is(pid, "systemd-nspawn"):
+        os.kill(pid, 9)
+    return problems
+
+
+def wait_gone(pid, name, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_is(pid, name):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def process_is(pid, name):
+    """Whether pid is alive and runs ``name`` (a recorded PID may have been reused)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return os.path.basename(handle.read().split(b"\0")[0].decode()) == name
+    except (IOError, OSError):
+        return False
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="boot a machine")
+    start.add_argument("state_dir")
+    start.add_argument("name")
+    start.add_argument("address", help="a loopback address of its own, e.g. 127.0.0.11")
+    start.add_argument("--cpus", type=float, help="CPU quota of a small VM, e.g. 1.5")
+    start.add_argument("--memory-mib", type=int, help="memory limit of a small VM, e.g. 1536")
+    stop = commands.add_parser("down", help="power off and remove every machine of a state folder")
+    stop.add_argument("state_dir")
+    args = parser.parse_args()
+    try:
+        if args.command == "up":
+            if not args.address.startswith("127."):
+                raise MachineError("test machines listen on loopback addresses only (127.0.0.0/8), got %s"
+                                   % args.address)
+            print(json.dumps(up(os.path.abspath(args.state_dir), args.name, args.address, args.cpus,
+                                args.memory_mib)))
+        else:
+            problems = down(os.path.abspath(args.state_dir))
+            if problems:
+                sys.exit("left behind: " + "; ".join(problems))
+    except (MachineError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", "") or ""
+        sys.exit("%s%s" % (error, ("\n" + detail) if detail else ""))
+
+
+if __name__ == "__main__":
+    main()
