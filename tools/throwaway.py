@@ -9,12 +9,16 @@ so as root it runs as the ``postgres`` user.
 
 from __future__ import annotations
 
+import argparse
 import glob
+import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -392,3 +396,88 @@ class PgBouncerServer(ThrowawayServer):
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.host, self.port, 10, self.process, self.log_path)
         return self
+
+
+# ------------------------------------------------------------------ across processes
+# Molecule's prepare, converge, verify and destroy are separate processes: the servers of a
+# scenario are started by one and stopped by another, by the PIDs recorded in a state file.
+
+
+def stop_recorded(record, timeout=30):
+    """Stop a server a previous process started: SIGTERM to its PID, then remove its folder."""
+    pid = record["pid"]
+    if os.path.exists("/proc/%d" % pid):
+        os.kill(pid, 15)
+        deadline = time.monotonic() + timeout
+        while os.path.exists("/proc/%d" % pid) and not _is_zombie(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if os.path.exists("/proc/%d" % pid) and not _is_zombie(pid):
+            os.kill(pid, 9)
+    shutil.rmtree(record["folder"], ignore_errors=True)
+
+
+def _is_zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (IOError, OSError, IndexError):
+        return False
+
+
+def start_scenario_servers(state_file, redis_maxclients, pg_max_connections, role, role_limit):
+    """A Redis with a password and a PostgreSQL with a password-authenticated role and its database,
+    for a Molecule scenario; their URLs and PIDs go to state_file (mode 0600: it holds passwords)."""
+    redis_password = secrets.token_urlsafe(18)
+    role_password = secrets.token_urlsafe(18)
+    state = {}
+    try:
+        redis_server = RedisServer(password=redis_password, maxclients=redis_maxclients).start()
+        state["redis"] = {"pid": redis_server.process.pid, "folder": redis_server.folder,
+                          "url": redis_server.url(None, redis_password), "maxclients": redis_maxclients}
+        postgres = PostgresServer(settings={"max_connections": pg_max_connections}).start()
+        state["postgres"] = {"pid": postgres.process.pid, "folder": postgres.folder,
+                             "max_connections": pg_max_connections, "role": role, "role_limit": role_limit,
+                             "url": postgres.url(role, role_password, "mcp", driver="psycopg") + "?sslmode=disable"}
+        postgres.sql("CREATE ROLE %s LOGIN PASSWORD '%s' CONNECTION LIMIT %d" % (role, role_password, role_limit))
+        postgres.sql("CREATE DATABASE mcp OWNER %s" % role)
+    finally:
+        with os.fdopen(os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            json.dump(state, handle, indent=1)
+    return state
+
+
+def stop_scenario_servers(state_file):
+    if not os.path.exists(state_file):
+        return
+    with open(state_file) as handle:
+        state = json.load(handle)
+    for record in state.values():
+        stop_recorded(record)
+    os.remove(state_file)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Redis and PostgreSQL for a Molecule scenario, on loopback")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start")
+    start.add_argument("state_file")
+    start.add_argument("--redis-maxclients", type=int, default=1000)
+    start.add_argument("--pg-max-connections", type=int, default=100)
+    start.add_argument("--pg-role", default="mcp")
+    start.add_argument("--pg-role-limit", type=int, default=-1)
+    stop = commands.add_parser("stop")
+    stop.add_argument("state_file")
+    args = parser.parse_args()
+    if args.command == "start":
+        try:
+            start_scenario_servers(args.state_file, args.redis_maxclients, args.pg_max_connections, args.pg_role,
+                                   args.pg_role_limit)
+        except (ServerError, subprocess.CalledProcessError) as error:
+            stop_scenario_servers(args.state_file)
+            sys.exit("cannot start the scenario's servers: %s" % error)
+    else:
+        stop_scenario_servers(args.state_file)
+
+
+if __name__ == "__main__":
+    main()
