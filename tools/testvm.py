@@ -9,7 +9,7 @@ with a key made for the run: Ansible manages it over SSH like a VM. A "small VM"
 a cpu and memory cgroup with real, kernel-enforced limits, while its /proc/meminfo and nproc
 still show the host's. Needs root, systemd-container and openssh-server.
 
-    python tools/testvm.py up STATE_DIR NAME ADDRESS [--cpus 1.5] [--memory-mib 1536]
+    python tools/testvm.py up STATE_DIR NAME ADDRESS [--cpus 1.5] [--memory-mib 1536] [--bind-ro SRC:DST]
     python tools/testvm.py down STATE_DIR        (every machine recorded there, whatever state)
 
 The state folder records each machine (its nspawn PID, mounts, cgroup) so that `down` removes
@@ -158,7 +158,7 @@ def save(state_dir, record):
         json.dump(record, handle, indent=1)
 
 
-def up(state_dir, name, address, cpus=None, memory_mib=None):
+def up(state_dir, name, address, cpus=None, memory_mib=None, binds=()):
     """Boot a machine and return what Molecule needs to reach it."""
     if os.geteuid() != 0:
         raise MachineError("test machines need root: overlay mounts, systemd-nspawn and cgroups")
@@ -185,6 +185,8 @@ def up(state_dir, name, address, cpus=None, memory_mib=None):
 
     command = ["systemd-nspawn", "-D", record["merged"], "--register=no", "--keep-unit", "-M", name,
                "--hostname=%s" % name, "-b", "--console=passive"]
+    # The machine gets a /tmp of its own: host folders it needs are bound in read-only.
+    command += ["--bind-ro=%s" % bind for bind in binds]
     cgroup = None
     if cpus or memory_mib:
         cgroup = LimitedCgroup("mcpgw-vm-%s" % name, cpus=cpus or os.cpu_count(),
@@ -295,6 +297,8 @@ def main():
     start.add_argument("address", help="a loopback address of its own, e.g. 127.0.0.11")
     start.add_argument("--cpus", type=float, help="CPU quota of a small VM, e.g. 1.5")
     start.add_argument("--memory-mib", type=int, help="memory limit of a small VM, e.g. 1536")
+    start.add_argument("--bind-ro", action="append", default=[], metavar="HOST_PATH:MACHINE_PATH",
+                       help="a host folder to show read-only inside the machine (repeatable)")
     stop = commands.add_parser("down", help="power off and remove every machine of a state folder")
     stop.add_argument("state_dir")
     args = parser.parse_args()
@@ -304,7 +308,7 @@ def main():
                 raise MachineError("test machines listen on loopback addresses only (127.0.0.0/8), got %s"
                                    % args.address)
             print(json.dumps(up(os.path.abspath(args.state_dir), args.name, args.address, args.cpus,
-                                args.memory_mib)))
+                                args.memory_mib, args.bind_ro)))
         else:
             problems = down(os.path.abspath(args.state_dir))
             if problems:
