@@ -83,7 +83,7 @@ integration: venv system-packages
 
 # Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
 # loopback address each): they mount, boot and make cgroups, so they need root.
-MOLECULE_SCENARIOS := capacity probes
+MOLECULE_SCENARIOS := capacity probes gateway
 
 .PHONY: molecule
 molecule: venv system-packages $(COLLECTION_LINK)
