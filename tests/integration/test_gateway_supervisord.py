@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gateway role on a host without systemd: a real gateway under supervisord on this machine.
+
+One gateway, installed once for the module by the mcpgateway.tuning.install playbook as the
+account running the tests, on SQLite and the in-memory cache; the tests then re-apply, kill,
+switch and break it, and it must be serving after each. supervisord is stopped by its PID at the
+end, and no process of the gateway may remain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import COLLECTIONS_ROOT
+from tools.local_gateway import GatewayError, LocalGateway, find_gateway_python
+
+
+def recap(completed):
+    match = re.search(r"local-gateway\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                      completed.stdout)
+    assert match, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return {"ok": int(match.group(1)), "changed": int(match.group(2)), "failed": int(match.group(4))}
+
+
+def wait_ready(gateway, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if gateway.request("/ready", timeout=3)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(1)
+    return False
+
+
+def supervisorctl(gateway, *arguments):
+    return subprocess.run([os.path.join(gateway.venv, "bin", "supervisorctl"), "-c",
+                           os.path.join(gateway.config_dir, "supervisord.conf"), *arguments],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def server_pid(gateway):
+    """The program supervisord runs: the role's start helper, parent of the server's master."""
+    return int(supervisorctl(gateway, "pid", "mcpgateway").stdout.strip())
+
+
+def server_master(gateway):
+    parent = server_pid(gateway)
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as handle:
+                if entry.isdigit() and int(handle.read().rsplit(b")", 1)[1].split()[1]) == parent:
+                    return int(entry)
+        except OSError:
+            continue
+    raise AssertionError("no server process under PID %d" % parent)
+
+
+def command_line(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as handle:
+        return handle.read().replace(b"\0", b" ").decode()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    try:
+        python = find_gateway_python()
+    except GatewayError as reason:
+        pytest.skip(str(reason))
+    local = LocalGateway(str(tmp_path_factory.mktemp("gateway")), COLLECTIONS_ROOT, python=python)
+    try:
+        local.first_run = local.playbook(capture=True)
+        yield local
+    finally:
+        local.stop()
+        left = local.processes_left()
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        assert not left, "processes left after supervisord stopped: %s" % left
+
+
+def test_first_run_serves_an_authenticated_gateway(gateway):
+    assert gateway.first_run.returncode == 0, gateway.first_run.stdout[-4000:]
+    assert recap(gateway.first_run)["changed"] > 0
+    status, body = gateway.request("/ready")
+    assert (status, body["status"]) == (200, "ready")
+    status, body = gateway.request("/rpc", {"jsonrpc": "2.0", "id": 1, "method": "ping"}, token=gateway.token())
+    # JSON-RPC errors come back with HTTP 200: the body decides.
+    assert status == 200 and "result" in body and "error" not in body, body
+    assert gateway.request("/rpc", {"jsonrpc": "2.0", "id": 2, "method": "ping"})[0] == 401
+    info = os.stat(gateway.env_file)
+    assert oct(info.st_mode & 0o777) == "0o600" and info.st_uid == os.getuid()
+
+
+def test_second_run_changes_nothing(gateway):
+    pid = server_pid(gateway)
+    completed = gateway.playbook(capture=True)
+    assert completed.returncode == 0 and recap(completed)["changed"] == 0, completed.stdout[-4000:]
+    assert server_pid(gateway) == pid
+
+
+def test_check_mode_with_diff_changes_nothing_and_prints_no_secret(gateway):
+    with open(os.path.join(gateway.config_dir, "generated-secrets.json")) as handle:
+        secrets = list(json.load(handle).values())
+    completed = gateway.playbook("--check", "--diff", "-vvv", capture=True)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0 and recap(completed)["changed"] == 0, completed.stdout[-4000:]
+    assert len(secrets) == 4 and not [secret for secret in secrets if secret in output]
+
+
+def test_a_changed_setting_restarts_and_shows_a_diff_without_secrets(gateway):
+    with open(os.path.join(gateway.config_dir, "generated-secrets.json")) as handle:
+        secrets = list(json.load(handle).values())
+    pid = server_pid(gateway)
+    gateway.extra_vars["gateway_workers"] = 1
+    try:
+        completed = gateway.playbook("--diff", capture=True)
+        assert completed.returncode == 0, completed.stdout[-4000:]
+        assert "+workers = 1" in completed.stdout
+        assert not [secret for secret in secrets if secret in completed.stdout + completed.stderr]
+        assert server_pid(gateway) != pid and wait_ready(gateway)
+    finally:
+        del gateway.extra_vars["gateway_workers"]
+    assert gateway.playbook(capture=True).returncode == 0
+
+
+@pytest.mark.parametrize("victim", ["master", "start helper"])
+def test_a_killed_server_comes_back_without_its_old_workers(gateway, victim):
+    old_program = server_pid(gateway)
+    old_group = os.getpgid(old_program)
+    os.kill(server_master(gateway) if victim == "master" else old_program, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = supervisorctl(gateway, "status", "mcpgateway").stdout
+        if "RUNNING" in status and server_pid(gateway) != old_program:
+            break
+        time.sleep(1)
+    assert server_pid(gateway) != old_program
+    assert wait_ready(gateway)
+    survivors = []
+    for pid in gateway.processes_left():
+        try:
+            if os.getpgid(pid) == old_group:
+                survivors.append(pid)
+        except ProcessLookupError:
+            pass
+    assert not survivors, "workers of the killed master still run: %s" % survivors
+
+
+def test_switching_to_granian_and_back_serves_each_time(gateway):
+    gateway.extra_vars["gateway_http_server"] = "granian"
+    try:
+        completed = gateway.playbook(capture=True)
+        assert completed.returncode == 0, completed.stdout[-4000:]
+        assert "/bin/granian" in command_line(server_master(gateway))
+        assert gateway.request("/ready")[0] == 200
+    finally:
+        del gateway.extra_vars["gateway_http_server"]
+    completed = gateway.playbook(capture=True)
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    assert "/bin/gunicorn" in command_line(server_master(gateway))
+    assert gateway.request("/ready")[0] == 200
+
+
+BAD_INPUTS = {
+    "weak secret": ({"gateway_jwt_secret_key": "changeme"}, "gateway_jwt_secret_key"),
+    # The Python running these tests (3.11 for ansible-core 2.19) is too old for the gateway.
+    "old python": ({"gateway_python": sys.executable if sys.version_info < (3, 12) else "/usr/bin/python3.11"},
+                   "No Python 3.12 or 3.13"),
+}
+if not os.path.isdir("/run/systemd/system"):
+    BAD_INPUTS["systemd without systemd"] = ({"gateway_service_manager": "systemd"},
+                                             "set gateway_service_manager to supervisord")
+
+
+@pytest.mark.parametrize("bad_vars, message", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_fails_clearly_and_the_gateway_keeps_serving(gateway, bad_vars, message):
+    pid = server_pid(gateway)
+    with open(gateway.env_file) as handle:
+        env_before = handle.read()
+    gateway.extra_vars.update(bad_vars)
+    try:
+        completed = gateway.playbook(capture=True)
+    finally:
+        for name in bad_vars:
+            del gateway.extra_vars[name]
+    assert completed.returncode != 0
+    assert message in completed.stdout, completed.stdout[-3000:]
+    with open(gateway.env_file) as handle:
+        assert handle.read() == env_before
+    assert server_pid(gateway) == pid and gateway.request("/ready")[0] == 200
