@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make demo`: probe this machine, a throwaway Redis and a throwaway PostgreSQL with the
-mcpgateway.tuning.probe playbook, and print the report.
+mcpgateway.tuning.probe playbook, run a local gateway on its embedded defaults, and print the
+report.
 
 As root on a cgroup v1 host it also runs the capacity probe inside a cgroup limited to
-1.5 CPUs and 1.5 GiB, to show what Ansible's facts miss. Everything it starts is stopped
-by PID at the end, whatever happens.
+1.5 CPUs and 1.5 GiB, to show what Ansible's facts miss. The local gateway (SQLite, in-memory
+cache, under supervisord, as the account running the demo) is installed by the
+mcpgateway.tuning.install playbook in .build/demo/gateway, which later runs reuse. Everything
+the demo starts is stopped by PID at the end, whatever happens.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from tools.cgroups import CgroupUnavailable, LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
+from tools.local_gateway import GatewayError, LocalGateway  # noqa: E402 pylint: disable=wrong-import-position
 from tools.throwaway import PostgresServer, RedisServer  # noqa: E402 pylint: disable=wrong-import-position
 
 BUILD = os.path.join(REPO_ROOT, ".build")
@@ -79,6 +84,35 @@ def probe_in_small_cgroup(folder, probe_vars):
         small_vm.remove()
 
 
+def serve_local_gateway():
+    """Install and start a gateway on this machine, check that it serves, stop it; return the report."""
+    gateway = LocalGateway(os.path.join(REPORT_DIR, "gateway"), ansible_environment()["ANSIBLE_COLLECTIONS_PATH"])
+    print("\nInstalling a local gateway under supervisord (SQLite, in-memory cache) with Python %s ..."
+          % gateway.python, flush=True)
+    started = time.monotonic()
+    try:
+        if gateway.playbook().returncode != 0:
+            sys.exit("the install playbook failed: see its output above")
+        installed = time.monotonic() - started
+        ready_status, ready_body = gateway.request("/ready")
+        ping_status, ping_body = gateway.request("/rpc", {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                                                 token=gateway.token())
+        anonymous_status = gateway.request("/rpc", {"jsonrpc": "2.0", "id": 2, "method": "ping"})[0]
+    finally:
+        gateway.stop()
+    left = gateway.processes_left()
+    return "\n".join([
+        "local gateway: %s under supervisord, as %s, in %s" % (gateway.url, gateway.account,
+                                                               os.path.relpath(gateway.folder, os.getcwd())),
+        "  Installed and ready in %.0f s (2 Gunicorn workers with Uvicorn, SQLite, CACHE_TYPE=memory)" % installed,
+        "  /ready            HTTP %d %s" % (ready_status, (ready_body or {}).get("status")),
+        "  JSON-RPC ping     HTTP %d with a token minted by the gateway's own tool: %s"
+        % (ping_status, "result" if "result" in (ping_body or {}) else "error %s" % (ping_body or {}).get("error")),
+        "  Without a token   HTTP %d" % anonymous_status,
+        "  Stopped by supervisord's PID; %s" % ("no process left" if not left else "processes left: %s" % left),
+    ])
+
+
 def main():
     os.makedirs(REPORT_DIR, exist_ok=True)
     redis_password = secrets.token_urlsafe(18)
@@ -99,6 +133,10 @@ def main():
             run_probe(write_inventory(folder, "this-machine"), probe_vars)
             reports.append(read_report("this-machine"))
             reports.append(probe_in_small_cgroup(folder, probe_vars))
+    try:
+        reports.append(serve_local_gateway())
+    except GatewayError as reason:
+        sys.exit("the local gateway failed: %s" % reason)
 
     summary = "\n\n".join(reports)
     summary_path = os.path.join(REPORT_DIR, "report.txt")
