@@ -125,6 +125,17 @@ class LocalGateway:
         variables.update(self.extra_vars)
         return variables
 
+    def server_role_vars(self):
+        """The variables that point the gunicorn and granian roles at this gateway."""
+        return {
+            "gunicorn_config_path": os.path.join(self.config_dir, "gunicorn.conf.py"),
+            "gunicorn_venv": self.venv,
+            "gunicorn_env_files": [self.env_file, os.path.join(self.config_dir, "tuning.env")],
+            "gunicorn_user": self.account,
+            "gunicorn_group": self.group,
+            "gunicorn_state_dir": self.state_dir,
+        }
+
     def write_inventory(self):
         os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, "inventory.yml")
@@ -136,11 +147,15 @@ class LocalGateway:
             json.dump(self.role_vars(), handle, indent=2)
         return path, vars_path
 
-    def playbook(self, *options, capture=False):
-        """Run mcpgateway.tuning.install against this gateway; returns the CompletedProcess."""
+    def playbook(self, *options, capture=False, playbook="mcpgateway.tuning.install", extra_vars=None):
+        """Run a playbook (mcpgateway.tuning.install by default) against this gateway, with the role
+        variables of this gateway and extra_vars; returns the CompletedProcess."""
         inventory, vars_path = self.write_inventory()
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
-                   "-e", "@" + vars_path, *options, "mcpgateway.tuning.install"]
+                   "-e", "@" + vars_path]
+        if extra_vars:
+            command += ["-e", json.dumps(extra_vars)]
+        command += [*options, playbook]
         return subprocess.run(command, env=ansible_environment(self.collections_root), check=False,
                               capture_output=capture, text=True, timeout=1800)
 

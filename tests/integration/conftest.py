@@ -13,6 +13,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ def _link_collection():
 
 COLLECTIONS_ROOT = _link_collection()
 
+from tools.local_gateway import GatewayError, LocalGateway, find_gateway_python  # noqa: E402 pylint: disable=wrong-import-position
 from tools.throwaway import Certificates, PgBouncerServer, PostgresServer, RedisServer, SilentPort  # noqa: E402 pylint: disable=wrong-import-position
 
 REDIS_PASSWORD = "redis-requirepass-7Gq2"
@@ -228,3 +230,24 @@ def psycopg2_python(tmp_path_factory):
 def silent_port():
     with SilentPort() as port:
         yield port.port
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory):
+    """A real gateway on this machine under supervisord, installed once by the install playbook
+    as the account running the tests (SQLite, in-memory cache). supervisord is stopped by its PID
+    at the end, and no process of the gateway may remain."""
+    try:
+        python = find_gateway_python()
+    except GatewayError as reason:
+        pytest.skip(str(reason))
+    local = LocalGateway(str(tmp_path_factory.mktemp("gateway")), COLLECTIONS_ROOT, python=python)
+    try:
+        local.first_run = local.playbook(capture=True)
+        yield local
+    finally:
+        local.stop()
+        left = local.processes_left()
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        assert not left, "processes left after supervisord stopped: %s" % left

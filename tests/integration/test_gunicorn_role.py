@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gunicorn role against the session's real gateway (conftest.py): the file it writes, the
+check by the gateway's own Gunicorn, and a gateway that serves with what it wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+ROLE_PLAYBOOK = """\
+- name: Apply the gunicorn role
+  hosts: mcpgateway
+  gather_facts: false
+  roles:
+    - role: mcpgateway.tuning.gunicorn
+"""
+
+
+@pytest.fixture(scope="module")
+def role_playbook(tmp_path_factory):
+    path = tmp_path_factory.mktemp("gunicorn-role") / "gunicorn.yml"
+    path.write_text(ROLE_PLAYBOOK)
+    return str(path)
+
+
+@pytest.fixture
+def apply_role(gateway, role_playbook):
+    def apply(settings, *options):
+        extra_vars = dict(gateway.server_role_vars(), **settings)
+        return gateway.playbook(*options, capture=True, playbook=role_playbook, extra_vars=extra_vars)
+
+    return apply
+
+
+@pytest.fixture
+def config_path(gateway):
+    return gateway.server_role_vars()["gunicorn_config_path"]
+
+
+def checksum(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def changed(completed):
+    match = re.search(r"local-gateway\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", completed.stdout)
+    assert match, completed.stdout[-3000:] + completed.stderr[-2000:]
+    return int(match.group(1))
+
+
+def restart_and_count_workers(gateway):
+    supervisorctl = [os.path.join(gateway.venv, "bin", "supervisorctl"), "-c",
+                     os.path.join(gateway.config_dir, "supervisord.conf")]
+    subprocess.run(supervisorctl + ["restart", "mcpgateway"], check=True, capture_output=True, timeout=120)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if gateway.request("/ready", timeout=3)[0] == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(1)
+    helper = int(subprocess.run(supervisorctl + ["pid", "mcpgateway"], check=True, capture_output=True,
+                                text=True).stdout)
+    children = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as handle:
+                children.setdefault(int(handle.read().rsplit(b")", 1)[1].split()[1]), []).append(int(entry))
+        except OSError:
+            continue
+    (master,) = children[helper]
+    return len(children[master])
+
+
+def test_renders_every_knob_checks_it_and_serves_with_it(gateway, apply_role, config_path):
+    settings = {"gunicorn_workers": 3, "gunicorn_timeout": 90, "gunicorn_keepalive": 7, "gunicorn_max_requests": 5000,
+                "gunicorn_max_requests_jitter": 500, "gunicorn_access_log": True,
+                "gunicorn_reasons": {"workers": "3 for the test"}}
+    completed = apply_role(settings)
+    assert completed.returncode == 0 and changed(completed) >= 1, completed.stdout[-3000:]
+    with open(config_path) as handle:
+        text = handle.read()
+    for line in ("workers = 3", "timeout = 90", "keepalive = 7", "max_requests = 5000", "max_requests_jitter = 500",
+                 'worker_class = "uvicorn_worker.UvicornWorker"', "preload_app = True", 'accesslog = "-"',
+                 "#   workers: 3 for the test", "def post_fork(server, worker):", "engine.dispose(close=False)",
+                 "redis_client._reset_client()"):
+        assert line in text
+    assert "threads =" not in text  # Uvicorn workers do not use it
+    assert oct(os.stat(config_path).st_mode & 0o777) == "0o640"
+
+    again = apply_role(settings)
+    assert again.returncode == 0 and changed(again) == 0, again.stdout[-3000:]
+    assert restart_and_count_workers(gateway) == 3
+
+
+def test_check_mode_shows_the_change_and_writes_nothing(apply_role, config_path):
+    before = checksum(config_path)
+    completed = apply_role({"gunicorn_workers": 4}, "--check", "--diff")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "+workers = 4" in completed.stdout
+    assert checksum(config_path) == before
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"gunicorn_worker_class": "nope.Worker"}, "worker_class 'nope.Worker' cannot be loaded"),
+    ({"gunicorn_workers": -1}, "Gunicorn settings out of range"),
+    ({"gunicorn_workers": "four"}, "gunicorn_workers"),
+], ids=["unknown worker class", "negative workers", "a word for workers"])
+def test_bad_settings_fail_clearly_and_leave_the_file(gateway, apply_role, config_path, settings, message):
+    before = checksum(config_path)
+    completed = apply_role(settings)
+    assert completed.returncode != 0
+    assert message in completed.stdout, completed.stdout[-3000:]
+    assert checksum(config_path) == before
+    assert gateway.request("/ready")[0] == 200
+
+
+def test_back_to_the_defaults(gateway, apply_role):
+    completed = apply_role({})
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert restart_and_count_workers(gateway) == 2
