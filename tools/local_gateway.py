@@ -17,15 +17,15 @@ import pwd
 import grp
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
+from tools.throwaway import LOOPBACK, free_port
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOOPBACK = "127.0.0.1"
 GATEWAY_PYTHON_NAMES = ("python3.13", "python3.12")
 
 
@@ -57,16 +57,24 @@ def find_gateway_python():
                        "'pyenv install 3.12') and run again" % pyenv_root)
 
 
-def free_port(host=LOOPBACK):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 def ansible_environment(collections_root):
     return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_root, ANSIBLE_NOCOLOR="1",
                 ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOCALHOST_WARNING="false",
                 ANSIBLE_DISPLAY_SKIPPED_HOSTS="false")
+
+
+def children(parent):
+    """PIDs of the processes whose parent is parent."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as handle:
+                # The command name in parentheses may hold spaces: the fields follow the last ")".
+                if int(handle.read().rsplit(b")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
 
 
 class LocalGateway:
@@ -181,6 +189,32 @@ class LocalGateway:
         if completed.returncode != 0:
             raise GatewayError("create_jwt_token failed: %s" % completed.stderr[-500:])
         return completed.stdout.strip()
+
+    def supervisorctl(self, *arguments, check=False):
+        return subprocess.run([os.path.join(self.venv, "bin", "supervisorctl"), "-c",
+                               os.path.join(self.config_dir, "supervisord.conf"), *arguments],
+                              capture_output=True, text=True, timeout=120, check=check)
+
+    def program_pid(self):
+        """The program supervisord runs: the role's start helper, parent of the server's master."""
+        return int(self.supervisorctl("pid", "mcpgateway").stdout.strip())
+
+    def server_master(self):
+        """The server's master process, the start helper's only child."""
+        (master,) = children(self.program_pid())
+        return master
+
+    def wait_ready(self, timeout=120):
+        """Whether /ready answers 200 within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.request("/ready", timeout=3)[0] == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(1)
+        return False
 
     def supervisord_pid(self):
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -230,6 +231,14 @@ def psycopg2_python(tmp_path_factory):
 def silent_port():
     with SilentPort() as port:
         yield port.port
+
+
+def recap(completed):
+    """The recap counts of the one host of a playbook run against the session's gateway."""
+    match = re.search(r"local-gateway\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                      completed.stdout)
+    assert match, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return {"ok": int(match.group(1)), "changed": int(match.group(2)), "failed": int(match.group(4))}
 
 
 @pytest.fixture(scope="session")

@@ -11,57 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
+from conftest import recap
 from tools.local_gateway import free_port
-
-
-def recap(completed):
-    match = re.search(r"local-gateway\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                      completed.stdout)
-    assert match, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return {"ok": int(match.group(1)), "changed": int(match.group(2)), "failed": int(match.group(4))}
-
-
-def wait_ready(gateway, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if gateway.request("/ready", timeout=3)[0] == 200:
-                return True
-        except OSError:
-            pass
-        time.sleep(1)
-    return False
-
-
-def supervisorctl(gateway, *arguments):
-    return subprocess.run([os.path.join(gateway.venv, "bin", "supervisorctl"), "-c",
-                           os.path.join(gateway.config_dir, "supervisord.conf"), *arguments],
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
-def server_pid(gateway):
-    """The program supervisord runs: the role's start helper, parent of the server's master."""
-    return int(supervisorctl(gateway, "pid", "mcpgateway").stdout.strip())
-
-
-def server_master(gateway):
-    parent = server_pid(gateway)
-    for entry in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/stat" % entry, "rb") as handle:
-                if entry.isdigit() and int(handle.read().rsplit(b")", 1)[1].split()[1]) == parent:
-                    return int(entry)
-        except OSError:
-            continue
-    raise AssertionError("no server process under PID %d" % parent)
 
 
 def command_line(pid):
@@ -83,10 +40,10 @@ def test_first_run_serves_an_authenticated_gateway(gateway):
 
 
 def test_second_run_changes_nothing(gateway):
-    pid = server_pid(gateway)
+    pid = gateway.program_pid()
     completed = gateway.playbook(capture=True)
     assert completed.returncode == 0 and recap(completed)["changed"] == 0, completed.stdout[-4000:]
-    assert server_pid(gateway) == pid
+    assert gateway.program_pid() == pid
 
 
 def test_check_mode_with_diff_changes_nothing_and_prints_no_secret(gateway):
@@ -101,7 +58,7 @@ def test_check_mode_with_diff_changes_nothing_and_prints_no_secret(gateway):
 def test_a_changed_setting_restarts_without_printing_secrets(gateway):
     with open(os.path.join(gateway.config_dir, "generated-secrets.json")) as handle:
         secrets = list(json.load(handle).values())
-    pid = server_pid(gateway)
+    pid = gateway.program_pid()
     old_port = gateway.port
     gateway.port = free_port()
     try:
@@ -109,25 +66,25 @@ def test_a_changed_setting_restarts_without_printing_secrets(gateway):
         assert completed.returncode == 0, completed.stdout[-4000:]
         assert not [secret for secret in secrets if secret in completed.stdout + completed.stderr]
         # HOST and PORT live in the environment file only: the server binds the new port.
-        assert server_pid(gateway) != pid and wait_ready(gateway)
+        assert gateway.program_pid() != pid and gateway.wait_ready()
     finally:
         gateway.port = old_port
-    assert gateway.playbook(capture=True).returncode == 0 and wait_ready(gateway)
+    assert gateway.playbook(capture=True).returncode == 0 and gateway.wait_ready()
 
 
 @pytest.mark.parametrize("victim", ["master", "start helper"])
 def test_a_killed_server_comes_back_without_its_old_workers(gateway, victim):
-    old_program = server_pid(gateway)
+    old_program = gateway.program_pid()
     old_group = os.getpgid(old_program)
-    os.kill(server_master(gateway) if victim == "master" else old_program, signal.SIGKILL)
+    os.kill(gateway.server_master() if victim == "master" else old_program, signal.SIGKILL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        status = supervisorctl(gateway, "status", "mcpgateway").stdout
-        if "RUNNING" in status and server_pid(gateway) != old_program:
+        status = gateway.supervisorctl("status", "mcpgateway").stdout
+        if "RUNNING" in status and gateway.program_pid() != old_program:
             break
         time.sleep(1)
-    assert server_pid(gateway) != old_program
-    assert wait_ready(gateway)
+    assert gateway.program_pid() != old_program
+    assert gateway.wait_ready()
     survivors = []
     for pid in gateway.processes_left():
         try:
@@ -143,13 +100,13 @@ def test_switching_to_granian_and_back_serves_each_time(gateway):
     try:
         completed = gateway.playbook(capture=True)
         assert completed.returncode == 0, completed.stdout[-4000:]
-        assert "/bin/granian" in command_line(server_master(gateway))
+        assert "/bin/granian" in command_line(gateway.server_master())
         assert gateway.request("/ready")[0] == 200
     finally:
         del gateway.extra_vars["gateway_http_server"]
     completed = gateway.playbook(capture=True)
     assert completed.returncode == 0, completed.stdout[-4000:]
-    assert "/bin/gunicorn" in command_line(server_master(gateway))
+    assert "/bin/gunicorn" in command_line(gateway.server_master())
     assert gateway.request("/ready")[0] == 200
 
 
@@ -166,7 +123,7 @@ if not os.path.isdir("/run/systemd/system"):
 
 @pytest.mark.parametrize("bad_vars, message", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
 def test_bad_input_fails_clearly_and_the_gateway_keeps_serving(gateway, bad_vars, message):
-    pid = server_pid(gateway)
+    pid = gateway.program_pid()
     with open(gateway.env_file) as handle:
         env_before = handle.read()
     gateway.extra_vars.update(bad_vars)
@@ -179,4 +136,4 @@ def test_bad_input_fails_clearly_and_the_gateway_keeps_serving(gateway, bad_vars
     assert message in completed.stdout, completed.stdout[-3000:]
     with open(gateway.env_file) as handle:
         assert handle.read() == env_before
-    assert server_pid(gateway) == pid and gateway.request("/ready")[0] == 200
+    assert gateway.program_pid() == pid and gateway.request("/ready")[0] == 200

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import subprocess
-import time
 
 import pytest
+
+from conftest import recap
+from tools.local_gateway import children
 
 ROLE_PLAYBOOK = """\
 - name: Apply the gunicorn role
@@ -48,35 +48,10 @@ def checksum(path):
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def changed(completed):
-    match = re.search(r"local-gateway\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", completed.stdout)
-    assert match, completed.stdout[-3000:] + completed.stderr[-2000:]
-    return int(match.group(1))
-
-
 def restart_and_count_workers(gateway):
-    supervisorctl = [os.path.join(gateway.venv, "bin", "supervisorctl"), "-c",
-                     os.path.join(gateway.config_dir, "supervisord.conf")]
-    subprocess.run(supervisorctl + ["restart", "mcpgateway"], check=True, capture_output=True, timeout=120)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if gateway.request("/ready", timeout=3)[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(1)
-    helper = int(subprocess.run(supervisorctl + ["pid", "mcpgateway"], check=True, capture_output=True,
-                                text=True).stdout)
-    children = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/stat" % entry, "rb") as handle:
-                children.setdefault(int(handle.read().rsplit(b")", 1)[1].split()[1]), []).append(int(entry))
-        except OSError:
-            continue
-    (master,) = children[helper]
-    return len(children[master])
+    gateway.supervisorctl("restart", "mcpgateway", check=True)
+    assert gateway.wait_ready()
+    return len(children(gateway.server_master()))
 
 
 def test_renders_every_knob_checks_it_and_serves_with_it(gateway, apply_role, config_path):
@@ -84,7 +59,7 @@ def test_renders_every_knob_checks_it_and_serves_with_it(gateway, apply_role, co
                 "gunicorn_max_requests_jitter": 500, "gunicorn_access_log": True,
                 "gunicorn_reasons": {"workers": "3 for the test"}}
     completed = apply_role(settings)
-    assert completed.returncode == 0 and changed(completed) >= 1, completed.stdout[-3000:]
+    assert completed.returncode == 0 and recap(completed)["changed"] >= 1, completed.stdout[-3000:]
     with open(config_path) as handle:
         text = handle.read()
     for line in ("workers = 3", "timeout = 90", "keepalive = 7", "max_requests = 5000", "max_requests_jitter = 500",
@@ -96,7 +71,7 @@ def test_renders_every_knob_checks_it_and_serves_with_it(gateway, apply_role, co
     assert oct(os.stat(config_path).st_mode & 0o777) == "0o640"
 
     again = apply_role(settings)
-    assert again.returncode == 0 and changed(again) == 0, again.stdout[-3000:]
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-3000:]
     assert restart_and_count_workers(gateway) == 3
 
 
