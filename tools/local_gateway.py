@@ -134,15 +134,21 @@ class LocalGateway:
         return variables
 
     def server_role_vars(self):
-        """The variables that point the gunicorn and granian roles at this gateway."""
-        return {
+        """The variables that point the gunicorn, granian and tune roles at this gateway."""
+        env_files = [self.env_file, os.path.join(self.config_dir, "tuning.env")]
+        variables = {
             "gunicorn_config_path": os.path.join(self.config_dir, "gunicorn.conf.py"),
-            "gunicorn_venv": self.venv,
-            "gunicorn_env_files": [self.env_file, os.path.join(self.config_dir, "tuning.env")],
-            "gunicorn_user": self.account,
-            "gunicorn_group": self.group,
-            "gunicorn_state_dir": self.state_dir,
+            "gunicorn_env_files": env_files,
+            "granian_env_path": os.path.join(self.config_dir, "granian.env"),
+            "granian_env_files": env_files,
+            "tune_service_manager": "supervisord",
+            "tune_config_dir": self.config_dir,
+            "tune_env_file": self.env_file,
         }
+        for role in ("gunicorn", "granian", "tune"):
+            variables.update({role + "_venv": self.venv, role + "_user": self.account, role + "_group": self.group,
+                              role + "_state_dir": self.state_dir})
+        return variables
 
     def write_inventory(self):
         os.makedirs(self.folder, exist_ok=True)

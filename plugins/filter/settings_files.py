@@ -1,0 +1,13 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters mcpgateway.tuning.env_values and mcpgateway.tuning.setting_changes."""
+
+from __future__ import annotations
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.settings_files import env_values, setting_changes
+
+
+class FilterModule:
+    def filters(self):
+        return {"env_values": env_values, "setting_changes": setting_changes}

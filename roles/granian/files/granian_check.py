@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check a Granian environment file the way the gateway's own Granian will read it.
+
+Reads the candidate GRANIAN_* file from standard input (so that the service user can check a file
+only root may read), loads the service's environment files before it, in the order the service
+does, and runs Granian's own command line with them, up to the point where it would bind the
+socket: its option parsing checks every value's type and range, its server checks the
+combinations (blocking threads on ASGI, workers lifetime, ...), then the event loop is loaded and
+the application imported. Exits 0 when all of it works; otherwise prints what failed and exits 1.
+
+Usage: python granian_check.py [--chdir DIR] [--env-file FILE ...] APP_MODULE < granian.env
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+
+def parse_env_lines(lines):
+    """NAME=value lines, values bare or in single or double quotes: the form the collection writes."""
+    variables = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        variables[name.strip()] = value
+    return variables
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description="Check a Granian environment file read from standard input.")
+    parser.add_argument("--chdir", help="the service's working folder")
+    parser.add_argument("--env-file", action="append", default=[], help="an environment file; missing ones are skipped")
+    parser.add_argument("app", help="the application, for example mcpgateway.main:app")
+    options = parser.parse_args(argv[1:])
+    for path in options.env_file:
+        if os.path.exists(path):
+            with open(path) as handle:
+                os.environ.update(parse_env_lines(handle))
+    os.environ.update(parse_env_lines(sys.stdin.read().splitlines()))
+    if options.chdir:
+        os.chdir(options.chdir)
+
+    # pylint: disable=import-outside-toplevel
+    import click
+    from granian._loops import loops
+    from granian.cli import cli
+    from granian.errors import ConfigurationError
+    from granian.server.common import AbstractServer
+
+    checked = {}
+
+    def load_instead_of_serving(server, _spawn_target, target_loader):
+        """Granian's serve() has checked the settings; load what a worker would, and stop there."""
+        loop = getattr(server.loop, "value", server.loop)
+        try:
+            loops.get(loop)
+        except RuntimeError as error:
+            sys.exit("GRANIAN_LOOP=%s: %s (install it in the gateway's environment, or choose another loop)"
+                     % (loop, error))
+        try:
+            target_loader()
+        except Exception:  # pylint: disable=broad-except
+            traceback.print_exc()
+            sys.exit("the application %s does not import with this environment (above)" % options.app)
+        checked.update(workers=server.workers, loop=loop, interface=getattr(server.interface, "value", server.interface),
+                       runtime_mode=getattr(server.runtime_mode, "value", server.runtime_mode))
+
+    AbstractServer._serve = load_instead_of_serving  # pylint: disable=protected-access
+    arguments = ["--host", os.environ.get("HOST", "127.0.0.1"), "--port", os.environ.get("PORT", "4444"), options.app]
+    try:
+        cli.main(args=arguments, prog_name="granian", auto_envvar_prefix="GRANIAN", standalone_mode=False)
+    except click.ClickException as error:
+        sys.exit("Granian refuses the settings: %s" % error.format_message())
+    except ConfigurationError as error:
+        sys.exit("Granian refuses the setting %s (its message is above)" % error)
+    if not checked:
+        sys.exit("Granian stopped before loading the application (its message is above)")
+    if checked["interface"] != "asgi":
+        sys.exit("GRANIAN_INTERFACE is %s: the gateway is an ASGI application, set asgi" % checked["interface"])
+    print("settings accepted by Granian; %(workers)d workers, %(runtime_mode)s runtime, %(loop)s loop; "
+          "application imports" % checked + " (%s)" % options.app)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
