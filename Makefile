@@ -16,7 +16,7 @@ SANITY_PYTHON = $(shell $(VENV_BIN)/python -c 'import sys; print("%d.%d" % sys.v
 
 # "check:package" pairs for tools/ensure-system-packages.
 SYSTEM_PACKAGES := redis-server:redis-server /usr/lib/postgresql/*/bin/initdb:postgresql openssl:openssl \
-	/usr/sbin/pgbouncer:pgbouncer runuser:util-linux git:git shellcheck:shellcheck \
+	/usr/sbin/pgbouncer:pgbouncer runuser:util-linux git:git shellcheck:shellcheck hey:hey \
 	systemd-nspawn:systemd-container /usr/sbin/sshd:openssh-server ssh:openssh-client
 
 export ANSIBLE_NOCOLOR := 1
@@ -83,7 +83,7 @@ integration: venv system-packages
 
 # Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
 # loopback address each): they mount, boot and make cgroups, so they need root.
-MOLECULE_SCENARIOS := capacity probes gateway
+MOLECULE_SCENARIOS := capacity probes gateway tune
 
 .PHONY: molecule
 molecule: venv system-packages $(COLLECTION_LINK)
