@@ -13,6 +13,7 @@ the demo starts is stopped by PID at the end, whatever happens.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -84,8 +85,13 @@ def probe_in_small_cgroup(folder, probe_vars):
         small_vm.remove()
 
 
+def shown(value):
+    return "(unset)" if value is None else value
+
+
 def serve_local_gateway():
-    """Install and start a gateway on this machine, check that it serves, stop it; return the report."""
+    """Install and start a gateway on this machine, check that it serves, tune it with the tune
+    playbook, check it again, stop it; return the report."""
     gateway = LocalGateway(os.path.join(REPORT_DIR, "gateway"), ansible_environment()["ANSIBLE_COLLECTIONS_PATH"])
     print("\nInstalling a local gateway under supervisord (SQLite, in-memory cache) with Python %s ..."
           % gateway.python, flush=True)
@@ -98,9 +104,21 @@ def serve_local_gateway():
         ping_status, ping_body = gateway.request("/rpc", {"jsonrpc": "2.0", "id": 1, "method": "ping"},
                                                  token=gateway.token())
         anonymous_status = gateway.request("/rpc", {"jsonrpc": "2.0", "id": 2, "method": "ping"})[0]
+
+        print("\nTuning it with the tune playbook ...", flush=True)
+        started = time.monotonic()
+        tune_vars = dict(gateway.server_role_vars(), tune_report_dir=os.path.abspath(REPORT_DIR))
+        if gateway.playbook(playbook="mcpgateway.tuning.tune", extra_vars=tune_vars).returncode != 0:
+            sys.exit("the tune playbook failed: see its output above")
+        tuned = time.monotonic() - started
+        with open(os.path.join(REPORT_DIR, "local-gateway.tune.json")) as handle:
+            tuning = json.load(handle)
+        tuned_ready = gateway.request("/ready")[0]
     finally:
         gateway.stop()
     left = gateway.processes_left()
+    changes = ["    %s: %s -> %s" % (change["name"], shown(change["before"]), shown(change["after"]))
+               for change in tuning["changes"]]
     return "\n".join([
         "local gateway: %s under supervisord, as %s, in %s" % (gateway.url, gateway.account,
                                                                os.path.relpath(gateway.folder, os.getcwd())),
@@ -109,6 +127,13 @@ def serve_local_gateway():
         "  JSON-RPC ping     HTTP %d with a token minted by the gateway's own tool: %s"
         % (ping_status, "result" if "result" in (ping_body or {}) else "error %s" % (ping_body or {}).get("error")),
         "  Without a token   HTTP %d" % anonymous_status,
+        "  Tuned in %.0f s for %s CPUs and %s MiB (%s profile): %s with %d workers; %s"
+        % (tuned, tuning["capacity"]["cpus"], tuning["capacity"]["memory_mib"], tuning["profile"], tuning["server"],
+           tuning["settings"]["workers"], "restarted once" if tuning["restarted"] else "nothing to change"),
+        "  Why %d workers: %s" % (tuning["settings"]["workers"], tuning["reasons"]["workers"]),
+        "  What changed (%s):" % ", ".join(os.path.basename(path) for path in tuning["files_changed"]),
+        *changes,
+        "  /ready after the tuning HTTP %d" % tuned_ready,
         "  Stopped by supervisord's PID; %s" % ("no process left" if not left else "processes left: %s" % left),
     ])
 

@@ -101,12 +101,13 @@ options:
     default: 256
   current_db_connections:
     description:
-      - PostgreSQL connections the running gateway on this host holds now. The probe counts them as in
-        use; they are released at the restart, so the plan adds them back to the budget.
+      - PostgreSQL connections the running gateways that share this budget (this host's and its replicas')
+        hold now, as M(mcpgateway.tuning.held_connections) counts them. The probe counts them as in use; they
+        are released at the restart, so the plan adds them back to the budget.
     type: int
     default: 0
   current_redis_connections:
-    description: Redis connections the running gateway on this host holds now (see O(current_db_connections)).
+    description: Redis connections the running gateways that share this budget hold now (see O(current_db_connections)).
     type: int
     default: 0
   allow_degraded:
