@@ -134,7 +134,7 @@ class LocalGateway:
         return variables
 
     def server_role_vars(self):
-        """The variables that point the gunicorn, granian and tune roles at this gateway."""
+        """The variables that point the gunicorn, granian, tune and benchmark roles at this gateway."""
         env_files = [self.env_file, os.path.join(self.config_dir, "tuning.env")]
         variables = {
             "gunicorn_config_path": os.path.join(self.config_dir, "gunicorn.conf.py"),
@@ -144,8 +144,11 @@ class LocalGateway:
             "tune_service_manager": "supervisord",
             "tune_config_dir": self.config_dir,
             "tune_env_file": self.env_file,
+            "benchmark_service_manager": "supervisord",
+            "benchmark_config_dir": self.config_dir,
+            "benchmark_env_file": self.env_file,
         }
-        for role in ("gunicorn", "granian", "tune"):
+        for role in ("gunicorn", "granian", "tune", "benchmark"):
             variables.update({role + "_venv": self.venv, role + "_user": self.account, role + "_group": self.group,
                               role + "_state_dir": self.state_dir})
         return variables

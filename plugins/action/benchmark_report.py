@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""mcpgateway.tuning.benchmark_report: summarize, compare and report benchmark phases on the controller.
+
+Wires the play to plugins/module_utils/benchmark.py and writes the report files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import (
+    BenchmarkError,
+    chart_png,
+    compare,
+    diagnose,
+    markdown,
+    summarize_runs,
+)
+
+ARGUMENT_SPEC = dict(
+    phases=dict(type="dict", required=True),
+    host=dict(type="str"),
+    changes=dict(type="list", elements="dict", default=[]),
+    settings=dict(type="dict", default={}),
+    timeout_seconds=dict(type="float"),
+    memory_used_mib=dict(type="float"),
+    memory_limit_mib=dict(type="float"),
+    tolerance=dict(type="float", default=0.05),
+    report_dir=dict(type="path"),
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = args["host"] or (task_vars or {}).get("inventory_hostname", "gateway")
+        try:
+            summaries = dict((name, summarize_runs(runs)) for name, runs in args["phases"].items())
+        except (BenchmarkError, KeyError, TypeError) as error:
+            result.update(failed=True, msg="the phases are not lists of load_test results: %s" % error)
+            return result
+        comparison = None
+        if "before" in summaries and "after" in summaries:
+            comparison = compare(summaries["before"], summaries["after"], args["tolerance"])
+        last = summaries[list(summaries)[-1]]
+        diagnosis = diagnose(last, args["timeout_seconds"], args["memory_used_mib"], args["memory_limit_mib"])
+        text = markdown(host, summaries, comparison, args["changes"], diagnosis)
+        files = []
+        if args["report_dir"] and not self._task.check_mode:
+            os.makedirs(args["report_dir"], exist_ok=True)
+            base = os.path.join(args["report_dir"], "%s.benchmark" % host)
+            with open(base + ".md", "w") as handle:
+                handle.write(text)
+            with open(base + ".json", "w") as handle:
+                json.dump({"host": host, "phases": summaries, "comparison": comparison, "changes": args["changes"],
+                           "settings": args["settings"], "diagnosis": diagnosis}, handle, indent=2, sort_keys=True)
+            files = [base + ".md", base + ".json"]
+            if chart_png(base + ".png", host, summaries):
+                files.append(base + ".png")
+        result.update(changed=False, phases=summaries, comparison=comparison, diagnosis=diagnosis, markdown=text,
+                      files=files, chart=any(path.endswith(".png") for path in files))
+        return result

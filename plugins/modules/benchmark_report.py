@@ -1,0 +1,111 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mcpgateway.tuning contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The report is made on the controller by the action plugin of the same name
+# (plugins/action/benchmark_report.py); this file carries its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: benchmark_report
+short_description: Summarize benchmark phases, compare before and after, diagnose, and write the report
+version_added: 1.0.0
+description:
+  - Turns the results of repeated M(mcpgateway.tuning.load_test) runs, by phase, into the median
+    throughput and latency of each phase and the sums of their failures.
+  - With a C(before) and an C(after) phase, returns the ratios after/before and whether C(after) is a
+    regression (slower or a worse p99 beyond O(tolerance), or more failed requests). A phase with a rate-limited
+    or unanswered run is invalid and is not compared.
+  - Applies the tuning guide's bottleneck table to the last phase (5xx under load, latency near the timeout,
+    refused connections, memory near the limit), each with its likely cause and mitigation.
+  - Writes C(<host>.benchmark.md), C(<host>.benchmark.json) and, when matplotlib is installed on the controller,
+    C(<host>.benchmark.png) to O(report_dir).
+author:
+  - mcpgateway.tuning maintainers (@mcpgateway)
+attributes:
+  check_mode:
+    support: full
+    description: Computes the same report in check mode and writes no file.
+  diff_mode:
+    support: none
+    description: Changes nothing on the managed host.
+  action:
+    support: full
+    description: Implemented as an action plugin, run on the controller.
+options:
+  phases:
+    description: Phase name to the list of registered M(mcpgateway.tuning.load_test) results of its runs, in order.
+    type: dict
+    required: true
+  host:
+    description: The name the report carries; the inventory hostname by default.
+    type: str
+  changes:
+    description: Settings that changed between the phases (C(name), C(before), C(after)), as the tune role's summary lists them.
+    type: list
+    elements: dict
+    default: []
+  settings:
+    description: The settings in effect in the last phase, kept in the JSON report.
+    type: dict
+    default: {}
+  timeout_seconds:
+    description: The server's request timeout, to tell a p99 near it.
+    type: float
+  memory_used_mib:
+    description: Memory the gateway's service used after the last phase.
+    type: float
+  memory_limit_mib:
+    description: Memory the service may use (M(mcpgateway.tuning.capacity_info)'s effective memory).
+    type: float
+  tolerance:
+    description: Share by which after may be slower (or its p99 higher) than before without being a regression.
+    type: float
+    default: 0.05
+  report_dir:
+    description: Folder on the controller for the report files; none are written without it.
+    type: path
+"""
+
+EXAMPLES = r"""
+- name: Report before and after
+  mcpgateway.tuning.benchmark_report:
+    phases:
+      before: "{{ before_runs.results }}"
+      after: "{{ after_runs.results }}"
+    report_dir: "{{ playbook_dir }}/reports"
+  register: report               # report.comparison.requests_per_second_ratio, report.markdown
+"""
+
+RETURN = r"""
+phases:
+  description: For each phase, C(requests_per_second) and C(p50_ms), C(p99_ms) (medians), C(requests_per_second_runs), C(spread),
+    C(non_2xx), C(server_errors), C(errors), C(status_codes), C(error_kinds), C(valid) and C(invalid_reasons).
+  returned: success
+  type: dict
+comparison:
+  description: C(requests_per_second_ratio), C(p99_ratio), C(comparable), C(regression) and its C(reasons); null without both phases.
+  returned: success
+  type: dict
+diagnosis:
+  description: Findings of the bottleneck table for the last phase, each with C(symptom), C(cause) and C(mitigation).
+  returned: success
+  type: list
+  elements: dict
+markdown:
+  description: The report as a Markdown section.
+  returned: success
+  type: str
+files:
+  description: Files written on the controller.
+  returned: success
+  type: list
+  elements: str
+chart:
+  description: Whether the PNG chart was written.
+  returned: success
+  type: bool
+"""

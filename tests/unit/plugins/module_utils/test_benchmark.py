@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import (
+    BenchmarkError,
+    compare,
+    diagnose,
+    markdown,
+    summarize_runs,
+)
+
+
+def run(rps, p99, p50=10.0, statuses=None, errors=0, kinds=None, valid=True, reason="ok"):
+    statuses = statuses or {"200": 1000}
+    return {"valid": valid, "reason": reason, "requests_per_second": rps if valid else None,
+            "latency_ms": {"p50": p50, "p99": p99}, "status_codes": statuses, "errors": errors,
+            "error_kinds": kinds or {}, "requests": sum(statuses.values()) + errors,
+            "non_2xx": sum(count for code, count in statuses.items() if not code.startswith("2"))}
+
+
+def test_a_phase_is_the_median_of_its_runs():
+    summary = summarize_runs([run(100.0, 50.0), run(300.0, 40.0), run(110.0, 45.0)])
+    assert summary["requests_per_second"] == 110.0
+    assert summary["p99_ms"] == 45.0
+    assert summary["spread"] == round(200 / 110, 3)
+    assert summary["requests"] == 3000 and summary["valid"]
+
+
+def test_one_rate_limited_run_makes_the_phase_invalid():
+    summary = summarize_runs([run(100.0, 50.0), run(0, 0, valid=False, reason="rate limited: results invalid (x)",
+                                                     statuses={"200": 10, "429": 990})])
+    assert not summary["valid"] and summary["requests_per_second"] is None
+    assert summary["invalid_reasons"] == ["rate limited: results invalid (x)"]
+    comparison = compare(summary, summarize_runs([run(100.0, 50.0)]))
+    assert comparison["comparable"] is False and comparison["regression"] is False
+    with pytest.raises(BenchmarkError):
+        summarize_runs([])
+
+
+def test_faster_with_no_more_errors_is_no_regression():
+    before = summarize_runs([run(100.0, 200.0)] * 3)
+    after = summarize_runs([run(180.0, 90.0)] * 3)
+    comparison = compare(before, after)
+    assert comparison == {"requests_per_second_ratio": 1.8, "p99_ratio": 0.45, "tolerance": 0.05, "reasons": [],
+                          "comparable": True, "regression": False}
+
+
+@pytest.mark.parametrize("after, reason", [
+    (run(90.0, 100.0), "throughput 100.0 -> 90.0 requests/s (x0.90, beyond the 5 % tolerance)"),
+    (run(100.0, 120.0), "p99 100.0 -> 120.0 ms (x1.20, beyond the 5 % tolerance)"),
+    (run(100.0, 100.0, statuses={"200": 990, "503": 10}), "failed requests 0 -> 10"),
+])
+def test_regressions_say_what_got_worse(after, reason):
+    comparison = compare(summarize_runs([run(100.0, 100.0)]), summarize_runs([after]))
+    assert comparison["regression"] and comparison["reasons"] == [reason]
+
+
+def test_within_the_tolerance_is_no_regression():
+    assert not compare(summarize_runs([run(100.0, 100.0)]), summarize_runs([run(96.0, 104.0)]))["regression"]
+
+
+def test_the_bottleneck_table():
+    summary = summarize_runs([run(50.0, 17000.0, statuses={"200": 900, "503": 80}, errors=25,
+                                  kinds={"timeout": 20, "connection refused": 5})])
+    findings = diagnose(summary, timeout_seconds=20, memory_used_mib=1450, memory_limit_mib=1536)
+    assert [finding["symptom"] for finding in findings] == [
+        "80 HTTP 5xx under load", "20 requests timed out", "5 connections refused or reset",
+        "memory 1450 MiB of 1536 MiB"]
+    assert "workers or database connections exhausted" in findings[0]["cause"]
+    assert "latency beyond the timeout" in findings[1]["cause"]
+    assert "memory near the limit" in findings[3]["cause"]
+    assert diagnose(summarize_runs([run(100.0, 100.0)]), 20, 500, 1536) == []
+
+
+def test_a_p99_near_the_timeout_is_reported_without_timeouts():
+    findings = diagnose(summarize_runs([run(100.0, 17000.0)]), timeout_seconds=20)
+    assert [finding["symptom"] for finding in findings] == ["p99 17000 ms is near the 20 s timeout"]
+
+
+def test_the_markdown_report():
+    before, after = summarize_runs([run(100.0, 200.0)]), summarize_runs([run(180.0, 90.0)])
+    text = markdown("gw-1", {"before": before, "after": after}, compare(before, after),
+                    [{"name": "workers", "before": "2", "after": "5"}])
+    assert "| requests/s (median) | 100.0 | 180.0 | 1.8 |" in text
+    assert "| p99 ms (median) | 200.0 | 90.0 | 0.45 |" in text
+    assert "- `workers`: 2 -> 5" in text
