@@ -106,8 +106,8 @@ def diagnose(summary, timeout_seconds=None, memory_used_mib=None, memory_limit_m
     near = timeout_seconds and summary["p99_ms"] and summary["p99_ms"] >= LATENCY_NEAR_TIMEOUT * timeout_seconds * 1000
     if timeouts or near:
         findings.append({
-            "symptom": ("%d requests timed out" % timeouts) if timeouts else
-                       "p99 %.0f ms is near the %d s timeout" % (summary["p99_ms"], timeout_seconds),
+            "symptom": (("%d requests timed out" % timeouts) if timeouts
+                        else "p99 %.0f ms is near the %d s timeout" % (summary["p99_ms"], timeout_seconds)),
             "cause": "latency beyond the timeout: requests queue behind busy workers or slow backends",
             "mitigation": "raise the server's timeout only if the backends are slow by nature; otherwise add "
                           "workers, shorten the queue (backlog, backpressure) or fix the slow backend",

@@ -99,10 +99,10 @@ def endpoint_of(url):
     if not authority:
         return None
     if authority.startswith("["):
-        host, _, port = authority[1:].partition("]")
+        host, port = authority[1:].split("]", 1)
         port = port.lstrip(":")
     else:
-        host, _, port = authority.partition(":")
+        host, port = (authority.split(":", 1) + [""])[:2]
     return host, int(port) if port else DEFAULT_PORTS.get(scheme.split("+")[0].lower(), 0)
 
 

@@ -15,16 +15,17 @@ description:
     C(delegate_to), the gateway host, or a dedicated load host) against a gateway URL, bounded by a
     number of requests or a duration and by a hard time limit, and parses its report into data.
   - Before the run, sends the same request once and checks the answer. The gateway returns JSON-RPC
-    errors with HTTP 200, so a C(jsonrpc) body with an C(error) fails the task, naming the error: a load
-    test of a wrong call measures nothing.
-  - HTTP 429 answers mean the gateway's rate limiter was measured, not the gateway; the result then has
-    RV(valid=false), the reason C(rate limited: results invalid), and no throughput figure.
+    errors with HTTP 200, so a C(jsonrpc) body with an C(error) fails the task, naming the error (a load
+    test of a wrong call measures nothing).
+  - "HTTP 429 answers mean the gateway's rate limiter was measured, not the gateway: the result then has
+    RV(valid=false), the reason C(rate limited: results invalid), and no throughput figure."
 author:
   - mcpgateway.tuning maintainers (@mcpgateway)
 attributes:
   check_mode:
-    support: none
-    description: A load test loads the service, so check mode runs nothing and reports the task skipped.
+    support: partial
+    details: A load test loads the service, so check mode sends nothing and reports the task skipped.
+    description: Can run in check mode, where it sends nothing.
   diff_mode:
     support: none
     description: Nothing changes on the host.

@@ -31,8 +31,8 @@ def test_a_phase_is_the_median_of_its_runs():
 
 
 def test_one_rate_limited_run_makes_the_phase_invalid():
-    summary = summarize_runs([run(100.0, 50.0), run(0, 0, valid=False, reason="rate limited: results invalid (x)",
-                                                     statuses={"200": 10, "429": 990})])
+    limited = run(0, 0, valid=False, reason="rate limited: results invalid (x)", statuses={"200": 10, "429": 990})
+    summary = summarize_runs([run(100.0, 50.0), limited])
     assert not summary["valid"] and summary["requests_per_second"] is None
     assert summary["invalid_reasons"] == ["rate limited: results invalid (x)"]
     comparison = compare(summary, summarize_runs([run(100.0, 50.0)]))

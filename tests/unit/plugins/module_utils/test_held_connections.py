@@ -10,7 +10,6 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.held_connections
     decode_address,
     endpoint_of,
     held_connections,
-    parse_net_tcp,
     process_tree,
 )
 
