@@ -31,6 +31,7 @@ help:
 	@echo "make units        unit tests"
 	@echo "make integration  integration tests against real Redis and PostgreSQL"
 	@echo "make molecule     Molecule scenarios on real systemd test machines (root)"
+	@echo "make benchmark    the performance suite on the test machines (root, on demand; writes benchmarks/results)"
 	@echo "make clean        remove .venv and .build"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -84,6 +85,16 @@ integration: venv system-packages
 # Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
 # loopback address each): they mount, boot and make cgroups, so they need root.
 MOLECULE_SCENARIOS := capacity probes gateway tune
+
+# The performance suite: on demand, not part of make test (about 20 minutes on the test machines).
+BENCHMARK_REPORTS := $(CURDIR)/$(BUILD)/benchmark-reports
+.PHONY: benchmark
+benchmark: venv system-packages $(COLLECTION_LINK)
+	@[ "$$(id -u)" -eq 0 ] || { echo "make benchmark boots systemd test machines and needs root (sudo make benchmark)" >&2; exit 1; }
+	rm -rf $(BENCHMARK_REPORTS) && mkdir -p $(BENCHMARK_REPORTS)
+	MCPGW_BENCHMARK_REPORTS=$(BENCHMARK_REPORTS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections \
+		$(VENV_BIN)/molecule test -s performance
+	$(VENV_BIN)/python benchmarks/table.py $(BENCHMARK_REPORTS)
 
 .PHONY: molecule
 molecule: venv system-packages $(COLLECTION_LINK)

@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Turn the performance suite's phases (benchmarks/suite.yml) into the results table.
+
+Per machine: every configuration's median requests/s and p99 over its runs, its failures, and the
+ratios the suite is judged by: tuned / best of the sweep (target 0.95 or more, with no error) and
+tuned / upstream's defaults. Writes benchmarks/results/latest.md, a dated JSON beside it, and the
+table into README.md between its benchmark markers.
+
+Usage: python benchmarks/table.py REPORTS_DIR
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import json
+import os
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
+
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
+
+RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results")
+README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+TARGET = 0.95
+
+
+def clean(summary):
+    return summary["valid"] and summary["errors"] == 0 and summary["non_2xx"] == 0
+
+
+def machine_rows(suite):
+    summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
+    sweep = dict((name, summary) for name, summary in summaries.items() if name not in ("upstream", "tuned"))
+    clean_sweep = [(summary["requests_per_second"], name) for name, summary in sweep.items() if clean(summary)]
+    best_rps, best_name = max(clean_sweep) if clean_sweep else (None, None)
+    tuned, upstream = summaries.get("tuned"), summaries.get("upstream")
+    verdict = {
+        "best": best_name,
+        "tuned_over_best": round(tuned["requests_per_second"] / best_rps, 3) if tuned and best_rps and
+        tuned["requests_per_second"] else None,
+        "tuned_over_upstream": round(tuned["requests_per_second"] / upstream["requests_per_second"], 3)
+        if tuned and upstream and tuned["requests_per_second"] and upstream["requests_per_second"] else None,
+        "tuned_clean": bool(tuned and clean(tuned)),
+        "upstream_clean": bool(upstream and clean(upstream)),
+    }
+    rows = []
+    for name in ["upstream", "tuned"] + sorted(sweep, key=lambda item: (item.split("-")[0], int(item.split("-")[1]))):
+        if name in suite["failed"] and name not in summaries:
+            rows.append((name, suite["workers"].get(name, "-"), "did not run: %s" % suite["failed"][name][:80]))
+            continue
+        if name not in summaries:
+            continue
+        summary = summaries[name]
+        rows.append((name, suite["workers"].get(name, "-"), summary))
+    return rows, verdict
+
+
+def cell(value, digits=1):
+    return "-" if value is None else ("%.*f" % (digits, value) if isinstance(value, float) else str(value))
+
+
+def render(suites, when):
+    lines = ["Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c 200, "
+             "%d runs of 10 s each after a warm-up, median; JSON-RPC tools/list on PostgreSQL with max_connections "
+             "100). Reproduce: `sudo make benchmark`." % (when, 3), ""]
+    for suite in suites:
+        rows, verdict = machine_rows(suite)
+        lines += ["#### %s: %s CPUs, %s MiB usable (Ansible's facts: %s CPUs, %s MiB)" % (
+            suite["host"], suite["cpus"], suite["memory_mib"], suite["facts_cpus"], suite["facts_memory_mib"]), "",
+            "| configuration | workers | requests/s | p99 ms | non-2xx | errors | runs valid |",
+            "|---|---|---|---|---|---|---|"]
+        for name, workers, summary in rows:
+            if isinstance(summary, str):
+                lines.append("| %s | %s | %s | | | | |" % (name, workers, summary))
+                continue
+            lines.append("| %s | %s | %s | %s | %d | %d | %s |" % (
+                "**%s**" % name if name == "tuned" else name, workers, cell(summary["requests_per_second"]),
+                cell(summary["p99_ms"]), summary["non_2xx"], summary["errors"],
+                "yes" if summary["valid"] else "no: %s" % "; ".join(sorted(set(summary["invalid_reasons"])))[:80]))
+        lines += ["", "tuned / best of the sweep (%s): **%s** (target %.2f, with no error: %s); tuned / upstream's "
+                  "defaults: **%s** (upstream clean: %s)" % (
+                      verdict["best"] or "-", cell(verdict["tuned_over_best"], 3), TARGET,
+                      "met" if verdict["tuned_clean"] and (verdict["tuned_over_best"] or 0) >= TARGET else "not met",
+                      cell(verdict["tuned_over_upstream"], 3), "yes" if verdict["upstream_clean"] else "no"), ""]
+    return "\n".join(lines)
+
+
+def main(argv):
+    reports = argv[1]
+    suites = []
+    for path in sorted(glob.glob(os.path.join(reports, "*.suite.json"))):
+        with open(path) as handle:
+            suites.append(json.load(handle))
+    if not suites:
+        sys.exit("no *.suite.json in %s: did the suite run?" % reports)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    table = render(suites, now.strftime("%Y-%m-%d"))
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "latest.md"), "w") as handle:
+        handle.write("# Performance suite: latest results\n\n" + table)
+    with open(os.path.join(RESULTS, now.strftime("%Y%m%dT%H%M%SZ.json")), "w") as handle:
+        json.dump(suites, handle, indent=1, sort_keys=True)
+    readme_path = os.path.join(REPO_ROOT, "README.md")
+    with open(readme_path) as handle:
+        readme = handle.read()
+    if README_START in readme and README_END in readme:
+        head, rest = readme.split(README_START, 1)
+        readme = head + README_START + "\n" + table + "\n" + README_END + rest.split(README_END, 1)[1]
+        with open(readme_path, "w") as handle:
+            handle.write(readme)
+    print(table)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
