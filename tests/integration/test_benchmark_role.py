@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -72,11 +73,13 @@ def test_a_regression_rolls_back_to_the_files_from_before_the_tuning(gateway, si
     tuning_env = os.path.join(gateway.config_dir, "tuning.env")
     config = os.path.join(gateway.config_dir, "gunicorn.conf.py")
     before = {path: checksum(path) for path in (tuning_env, config)}
-    # A negative tolerance demands an improvement; two workers instead of three will not give 50 % more.
+    # A negative tolerance demands an improvement: half the p99 of before at most, and 50 % more throughput,
+    # which two workers instead of three will not give (the p99 alone may meet it on a noisy machine).
     completed = site({"tune_workers": 2, "benchmark_tolerance": -0.5, "benchmark_rollback_on_regression": True})[0]
     assert completed.returncode != 0
     assert recap(completed)["failed"] == 1
-    assert "After the tuning, local-gateway does worse than before: throughput" in completed.stdout
+    assert re.search(r"After the tuning, local-gateway does worse than before: (throughput|p99) ", completed.stdout), \
+        completed.stdout[-5000:]
     assert "Its configuration from before the tuning is back and it is ready." in completed.stdout
     assert {path: checksum(path) for path in before} == before
     assert gateway.request("/ready")[0] == 200
