@@ -32,6 +32,7 @@ ARGUMENT_SPEC = dict(
     concurrency=dict(type="int", default=DEFAULTS["concurrency"]),
     worker_memory_mb=dict(type="float", default=DEFAULTS["worker_memory_mb"]),
     base_memory_mb=dict(type="float", default=DEFAULTS["base_memory_mb"]),
+    preload_shared_mb=dict(type="float", default=DEFAULTS["preload_shared_mb"]),
     current_db_connections=dict(type="int", default=DEFAULTS["current_db_connections"]),
     current_redis_connections=dict(type="int", default=DEFAULTS["current_redis_connections"]),
     allow_degraded=dict(type="bool", default=DEFAULTS["allow_degraded"]),

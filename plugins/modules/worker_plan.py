@@ -99,6 +99,16 @@ options:
     description: Memory in MiB of everything but the workers (the server's master, the OS's share).
     type: float
     default: 256
+  preload_shared_mb:
+    description:
+      - The part of O(worker_memory_mb), in MiB, that Gunicorn workers forked from a preloaded master share
+        copy-on-write. With Gunicorn and C(preload_app) (the plan's default), each worker counts
+        O(worker_memory_mb) minus this, and the base counts it once. Granian workers each import the
+        application, so they count their whole O(worker_memory_mb).
+      - The default is what the collection measured on its test machines under load; 0 turns sharing off.
+        Must be below O(worker_memory_mb).
+    type: float
+    default: 120
   current_db_connections:
     description:
       - PostgreSQL connections the running gateways that share this budget (this host's and its replicas')

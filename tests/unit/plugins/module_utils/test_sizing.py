@@ -54,11 +54,11 @@ def plan(**request):
 
 
 @pytest.mark.parametrize("host, server, workers, binding", [
-    ("1 vCPU / 1 GiB", "gunicorn", 1, "memory"),
+    ("1 vCPU / 1 GiB", "gunicorn", 2, "memory"),
     ("1.5-CPU quota", "gunicorn", 2, "CPU"),
     ("2 x 8 GiB", "gunicorn", 5, "CPU"),
     ("16 x 64 GiB", "gunicorn", 16, "CPU"),
-    ("memory-limited unit", "gunicorn", 3, "memory"),
+    ("memory-limited unit", "gunicorn", 4, "memory"),
     ("1 vCPU / 1 GiB", "granian", 1, "memory"),
     ("1.5-CPU quota", "granian", 2, "CPU"),
     ("2 x 8 GiB", "granian", 4, "CPU"),
@@ -77,9 +77,28 @@ def test_memory_bound_reason_states_the_arithmetic_and_what_cpu_would_allow():
     result = plan(capacity=HOSTS["memory-limited unit"])
 
     assert result["reasons"]["workers"] == (
-        "workers = 3: memory, 85 % of 1536 MiB (cgroup v2 memory.max at /system.slice/mcpgateway.service) = 1306 MiB, "
-        "minus 256 MiB base, at 340 MiB per worker; CPU would allow 9 (2 x 4 CPUs + 1 (gunicorn's rule, upstream's "
-        "auto))")
+        "workers = 4: memory, 85 % of 1536 MiB (cgroup v2 memory.max at /system.slice/mcpgateway.service) = 1306 MiB, "
+        "minus 376 MiB base, at 220 MiB per worker (preloaded: 120 MiB of each worker's 340 shared once); CPU would "
+        "allow 9 (2 x 4 CPUs + 1 (gunicorn's rule, upstream's auto))")
+
+
+def test_workers_that_do_not_preload_count_their_whole_memory():
+    result = plan(capacity=HOSTS["memory-limited unit"], overrides={"preload_app": False})
+
+    assert result["settings"]["preload_app"] is False
+    assert result["settings"]["workers"] == 3
+    assert "minus 256 MiB base, at 340 MiB per worker; CPU" in result["reasons"]["workers"]
+    assert result["totals"]["memory_mb"] == 3 * 340 + 256
+
+
+def test_preload_sharing_is_an_input_that_must_stay_below_a_worker():
+    assert plan(capacity=HOSTS["memory-limited unit"], preload_shared_mb="0")["settings"]["workers"] == 3
+    with pytest.raises(PlanError) as error:
+        plan(capacity=HOSTS["memory-limited unit"], preload_shared_mb=340)
+    assert str(error.value).startswith("preload_shared_mb (340) must be below worker_memory_mb (340)")
+    with pytest.raises(PlanError) as error:
+        plan(capacity=HOSTS["memory-limited unit"], preload_shared_mb="-1")
+    assert str(error.value) == "preload_shared_mb must be a number >= 0, got '-1'"
 
 
 def test_a_binding_cfs_quota_keeps_workers_at_cpus_plus_one():
@@ -102,7 +121,7 @@ def test_memory_that_holds_no_worker_fails_with_the_fix():
         plan(capacity=capacity(2.0, 512 * MIB))
 
     message = str(error.value)
-    assert message.startswith("memory holds no gateway worker: 85 % of 512 MiB (host memory) = 435 MiB, minus 256 MiB")
+    assert message.startswith("memory holds no gateway worker: 85 % of 512 MiB (host memory) = 435 MiB, minus 376 MiB")
     assert "Give the gateway more memory" in message
 
 

@@ -34,6 +34,7 @@ def requests(draw):
     server = draw(st.sampled_from(["gunicorn", "granian"]))
     profiles = ["balanced", "high-throughput", "high-concurrency", "memory-constrained"]
     profile = draw(st.sampled_from(profiles + (["http1-only"] if server == "granian" else [])))
+    worker_memory = draw(st.floats(min_value=30, max_value=4000, allow_nan=False))
     return {
         "capacity": {
             "cpu": {"effective": cpus, "effective_int": max(1, int(math.floor(cpus + 0.01))),
@@ -53,8 +54,9 @@ def requests(draw):
         "server": server,
         "profile": profile,
         "concurrency": draw(st.integers(min_value=1, max_value=10000)),
-        "worker_memory_mb": draw(st.floats(min_value=30, max_value=4000, allow_nan=False)),
+        "worker_memory_mb": worker_memory,
         "base_memory_mb": draw(st.floats(min_value=1, max_value=2048, allow_nan=False)),
+        "preload_shared_mb": draw(st.floats(min_value=0, max_value=0.9, allow_nan=False)) * worker_memory,
         "current_db_connections": draw(st.integers(min_value=0, max_value=200)),
         "current_redis_connections": draw(st.integers(min_value=0, max_value=500)),
         "allow_degraded": draw(st.booleans()),
@@ -70,6 +72,13 @@ def budgets(request):
     return replicas_total, db, redis
 
 
+def memory_per_worker_and_base(request):
+    """Preloaded Gunicorn workers count their shared part once, in the base."""
+    preloads = request["server"] == "gunicorn" and (request.get("overrides") or {}).get("preload_app", True)
+    shared = request["preload_shared_mb"] if preloads else 0
+    return request["worker_memory_mb"] - shared, request["base_memory_mb"] + shared
+
+
 def assert_plan_keeps_its_guarantees(request, result):
     settings_ = result["settings"]
     workers = settings_["workers"]
@@ -81,8 +90,8 @@ def assert_plan_keeps_its_guarantees(request, result):
     assert settings_["DB_POOL_SIZE"] >= 1 and settings_["DB_MAX_OVERFLOW"] >= 0
     assert settings_["DB_POOL_SIZE"] + settings_["DB_MAX_OVERFLOW"] >= 2
     assert settings_["REDIS_MAX_CONNECTIONS"] >= 2
-    assert workers * request["worker_memory_mb"] + request["base_memory_mb"] <= (
-        FRACTION[request["profile"]] * memory_mib + 1e-6)
+    per_worker, base = memory_per_worker_and_base(request)
+    assert workers * per_worker + base <= FRACTION[request["profile"]] * memory_mib + 1e-6
     if db is not None:
         assert replicas_total * workers * (settings_["DB_POOL_SIZE"] + settings_["DB_MAX_OVERFLOW"]) <= db
     if redis is not None:
@@ -100,7 +109,7 @@ def a_plan_exists(request):
     """Whether one worker fits memory and both budgets: then a degraded plan must be found."""
     replicas_total, db, redis = budgets(request)
     memory_mib = request["capacity"]["memory"]["effective_bytes"] / float(MIB)
-    fits_memory = request["worker_memory_mb"] + request["base_memory_mb"] <= FRACTION[request["profile"]] * memory_mib
+    fits_memory = sum(memory_per_worker_and_base(request)) <= FRACTION[request["profile"]] * memory_mib
     fits_db = db is None or db // replicas_total >= 2
     fits_redis = redis is None or redis // replicas_total >= 3 * 2 + 4
     return fits_memory and fits_db and fits_redis
