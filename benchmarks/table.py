@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn the performance suite's phases (benchmarks/suite.yml) into the results table.
 
-Per machine: every configuration's median requests/s and p99 over its runs, its failures, and the
-ratios the suite is judged by: tuned / best of the sweep (target 0.95 or more, with no error) and
+Per machine: every configuration's median requests/s and p99 over its runs, its failures, its
+memory peak and OOM kills on a small VM, and the ratios the suite is judged by: tuned / best of the sweep (target 0.95 or more, with no error) and
 tuned / upstream's defaults. Writes benchmarks/results/latest.md, a dated JSON beside it, and the
 table into README.md between its benchmark markers.
 
@@ -28,14 +28,21 @@ README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 TARGET = 0.95
 
 
-def clean(summary):
-    return summary["valid"] and summary["errors"] == 0 and summary["non_2xx"] == 0
+def oom_kills(suite, name):
+    return (suite.get("memory", {}).get(name) or {}).get("oom_kills")
+
+
+def clean(suite, name, summary):
+    """No error, no non-2xx, valid runs, and no worker killed for memory."""
+    return (summary["valid"] and summary["errors"] == 0 and summary["non_2xx"] == 0
+            and not oom_kills(suite, name))
 
 
 def machine_rows(suite):
     summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
     sweep = dict((name, summary) for name, summary in summaries.items() if name not in ("upstream", "tuned"))
-    clean_sweep = [(summary["requests_per_second"], name) for name, summary in sweep.items() if clean(summary)]
+    clean_sweep = [(summary["requests_per_second"], name) for name, summary in sweep.items()
+                   if clean(suite, name, summary)]
     best_rps, best_name = max(clean_sweep) if clean_sweep else (None, None)
     tuned, upstream = summaries.get("tuned"), summaries.get("upstream")
     verdict = {
@@ -44,8 +51,8 @@ def machine_rows(suite):
         tuned["requests_per_second"] else None,
         "tuned_over_upstream": round(tuned["requests_per_second"] / upstream["requests_per_second"], 3)
         if tuned and upstream and tuned["requests_per_second"] and upstream["requests_per_second"] else None,
-        "tuned_clean": bool(tuned and clean(tuned)),
-        "upstream_clean": bool(upstream and clean(upstream)),
+        "tuned_clean": bool(tuned and clean(suite, "tuned", tuned)),
+        "upstream_clean": bool(upstream and clean(suite, "upstream", upstream)),
     }
     rows = []
     for name in ["upstream", "tuned"] + sorted(sweep, key=lambda item: (item.split("-")[0], int(item.split("-")[1]))):
@@ -63,24 +70,36 @@ def cell(value, digits=1):
     return "-" if value is None else ("%.*f" % (digits, value) if isinstance(value, float) else str(value))
 
 
+def memory_cells(suite, name):
+    memory = suite.get("memory", {}).get(name) or {}
+    if not memory.get("limited"):
+        return ["-", "-"]
+    return ["%d of %d" % (memory["peak_mib"], memory["limit_mib"]), cell(memory["oom_kills"])]
+
+
 def render(suites, when):
-    lines = ["Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c 200, "
-             "%d runs of 10 s each after a warm-up, median; JSON-RPC tools/list on PostgreSQL with max_connections "
-             "100). Reproduce: `sudo make benchmark`." % (when, 3), ""]
+    first = suites[0]
+    lines = ["Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c %s, "
+             "%s runs of %s s each after a warm-up, median; JSON-RPC tools/list on PostgreSQL with max_connections "
+             "100). Memory: the small VM's cgroup peak (MiB, of its limit) and OOM kills during the configuration. "
+             "Reproduce: `sudo make benchmark`." % (when, first.get("concurrency", 200), first.get("runs", 3),
+                                                     first.get("duration", 10)), ""]
     for suite in suites:
         rows, verdict = machine_rows(suite)
         lines += ["#### %s: %s CPUs, %s MiB usable (Ansible's facts: %s CPUs, %s MiB)" % (
             suite["host"], suite["cpus"], suite["memory_mib"], suite["facts_cpus"], suite["facts_memory_mib"]), "",
-            "| configuration | workers | requests/s | p99 ms | non-2xx | errors | runs valid |",
-            "|---|---|---|---|---|---|---|"]
+            "| configuration | workers | requests/s | p99 ms | non-2xx | errors | memory peak MiB | OOM kills "
+            "| runs valid |",
+            "|---|---|---|---|---|---|---|---|---|"]
         for name, workers, summary in rows:
             if isinstance(summary, str):
-                lines.append("| %s | %s | %s | | | | |" % (name, workers, summary))
+                lines.append("| %s | %s | %s | | | | %s | %s | |" % ((name, workers, summary)
+                                                                     + tuple(memory_cells(suite, name))))
                 continue
-            lines.append("| %s | %s | %s | %s | %d | %d | %s |" % (
+            lines.append("| %s | %s | %s | %s | %d | %d | %s | %s | %s |" % ((
                 "**%s**" % name if name == "tuned" else name, workers, cell(summary["requests_per_second"]),
-                cell(summary["p99_ms"]), summary["non_2xx"], summary["errors"],
-                "yes" if summary["valid"] else "no: %s" % "; ".join(sorted(set(summary["invalid_reasons"])))[:80]))
+                cell(summary["p99_ms"]), summary["non_2xx"], summary["errors"]) + tuple(memory_cells(suite, name)) + (
+                "yes" if summary["valid"] else "no: %s" % "; ".join(sorted(set(summary["invalid_reasons"])))[:80],)))
         lines += ["", "tuned / best of the sweep (%s): **%s** (target %.2f, with no error: %s); tuned / upstream's "
                   "defaults: **%s** (upstream clean: %s)" % (
                       verdict["best"] or "-", cell(verdict["tuned_over_best"], 3), TARGET,

@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Memory peak and OOM kills of a test machine booted in its own cgroup (a "small VM").
+
+The performance suite resets the peak before it puts a configuration on the machine and reads it
+after the measurement: whether a configuration fits the machine's memory is part of its result.
+Read from the controller, in the cgroup v1 memory group tools/testvm.py made for the machine.
+
+Usage: python benchmarks/machine_memory.py reset|read MACHINE_RECORD_JSON
+Prints JSON: {"limited": false} for a machine without its own cgroup; else the limit, the peak
+since the last reset (MiB) and the kernel's OOM kill counter of the group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+MIB = 1024 * 1024
+
+
+def memory_group(record_path):
+    if not os.path.exists(record_path):
+        sys.exit("no machine record at %s: the suite runs in the Molecule scenario performance "
+                 "(sudo make benchmark), which boots the machines" % record_path)
+    with open(record_path) as handle:
+        record = json.load(handle)
+    return ((record.get("cgroup") or {}).get("dirs") or {}).get("memory")
+
+
+def read_number(folder, name):
+    with open(os.path.join(folder, name)) as handle:
+        return int(handle.read().strip())
+
+
+def oom_kills(folder):
+    # memory.oom_control lists "oom_kill N" (Linux 4.13+): kills in this group since it was made.
+    with open(os.path.join(folder, "memory.oom_control")) as handle:
+        for line in handle:
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+    return None
+
+
+def state(folder):
+    return {
+        "limited": True,
+        "limit_mib": read_number(folder, "memory.limit_in_bytes") // MIB,
+        "peak_mib": read_number(folder, "memory.max_usage_in_bytes") // MIB,
+        "oom_kills": oom_kills(folder),
+    }
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ("reset", "read"):
+        sys.exit(__doc__)
+    folder = memory_group(argv[2])
+    if not folder:
+        print(json.dumps({"limited": False}))
+        return
+    if argv[1] == "reset":
+        with open(os.path.join(folder, "memory.max_usage_in_bytes"), "w") as handle:
+            handle.write("0\n")
+    print(json.dumps(state(folder)))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
