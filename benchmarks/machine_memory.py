@@ -38,9 +38,9 @@ def oom_kills(folder):
     # memory.oom_control lists "oom_kill N" (Linux 4.13+): kills in this group since it was made.
     with open(os.path.join(folder, "memory.oom_control")) as handle:
         for line in handle:
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
+            fields = line.split()
+            if len(fields) == 2 and fields[0] == "oom_kill":
+                return int(fields[1])
     return None
 
 

@@ -79,11 +79,11 @@ def memory_cells(suite, name):
 
 def render(suites, when):
     first = suites[0]
-    lines = ["Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c %s, "
+    intro = ("Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c %s, "
              "%s runs of %s s each after a warm-up, median; JSON-RPC tools/list on PostgreSQL with max_connections "
              "100). Memory: the small VM's cgroup peak (MiB, of its limit) and OOM kills during the configuration. "
-             "Reproduce: `sudo make benchmark`." % (when, first.get("concurrency", 200), first.get("runs", 3),
-                                                     first.get("duration", 10)), ""]
+             "Reproduce: `sudo make benchmark`.")
+    lines = [intro % (when, first.get("concurrency", 200), first.get("runs", 3), first.get("duration", 10)), ""]
     for suite in suites:
         rows, verdict = machine_rows(suite)
         lines += ["#### %s: %s CPUs, %s MiB usable (Ansible's facts: %s CPUs, %s MiB)" % (

@@ -318,7 +318,7 @@ def memory_model(inputs):
 
 
 def memory_workers(inputs, fraction):
-    per_worker, base, _ = memory_model(inputs)
+    per_worker, base = memory_model(inputs)[:2]
     usable = fraction * inputs["memory_mib"] - base
     return int(math.floor(usable / per_worker)) if usable > 0 else 0
 
