@@ -55,9 +55,11 @@ def machine_rows(suite):
         "upstream_clean": bool(upstream and clean(suite, "upstream", upstream)),
     }
     rows = []
-    for name in ["upstream", "tuned"] + sorted(sweep, key=lambda item: (item.split("-")[0], int(item.split("-")[1]))):
+    # A sweep configuration that failed has no summary: list it from the failures too.
+    swept = set(sweep) | set(name for name in suite["failed"] if name not in ("upstream", "tuned"))
+    for name in ["upstream", "tuned"] + sorted(swept, key=lambda item: (item.split("-")[0], int(item.split("-")[1]))):
         if name in suite["failed"] and name not in summaries:
-            rows.append((name, suite["workers"].get(name, "-"), "did not run: %s" % suite["failed"][name][:80]))
+            rows.append((name, suite["workers"].get(name, "-"), "no result: %s" % suite["failed"][name][:120]))
             continue
         if name not in summaries:
             continue
