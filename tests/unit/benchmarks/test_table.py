@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""benchmarks/table.py: which configuration is the best of the sweep, the ratios, and the rows of
+configurations that have no result."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "benchmarks", "table.py")
+
+
+def load_table():
+    spec = importlib.util.spec_from_file_location("benchmark_table", TABLE_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+table = load_table()
+
+
+def runs(requests_per_second, p99=100.0, errors=0, non_2xx=0):
+    """Three load_test results around a median throughput."""
+    return [{"valid": True, "requests_per_second": value, "latency_ms": {"p50": p99 / 2, "p99": p99},
+             "requests": 1000, "non_2xx": non_2xx, "errors": errors, "status_codes": {"200": 1000 - non_2xx},
+             "error_kinds": {}}
+            for value in (requests_per_second - 1, requests_per_second, requests_per_second + 1)]
+
+
+def small_vm_suite():
+    memory = dict((name, {"limited": True, "limit_mib": 1024, "peak_mib": 600, "oom_kills": 0})
+                  for name in ("upstream", "tuned", "gunicorn-1", "gunicorn-2", "gunicorn-3", "granian-1"))
+    memory["gunicorn-3"] = {"limited": True, "limit_mib": 1024, "peak_mib": 1024, "oom_kills": 2}
+    memory["granian-2"] = {"limited": True, "limit_mib": 1024, "peak_mib": 1024, "oom_kills": 40}
+    return {
+        "host": "small", "cpus": 1.5, "memory_mib": 1024, "facts_cpus": 2, "facts_memory_mib": 24000,
+        "runs": 3, "duration": 20, "concurrency": 200,
+        "workers": {"upstream": 5, "tuned": 2, "gunicorn-1": 1, "gunicorn-2": 2, "gunicorn-3": 3, "granian-1": 1},
+        "failed": {"granian-2": "Task failed: Timed out after 600 second(s).",
+                   "granian-3": "not put on the machine: granian-2 already ran out of its memory"},
+        "memory": memory,
+        "phases": {"upstream": runs(90.0, errors=30), "tuned": runs(146.0), "gunicorn-1": runs(100.0),
+                   "gunicorn-2": runs(150.0), "gunicorn-3": runs(200.0), "granian-1": runs(120.0)},
+    }
+
+
+def test_best_of_the_sweep_has_no_error_and_no_oom_kill():
+    verdict = table.machine_rows(small_vm_suite())[1]
+    # gunicorn-3 is faster but lost workers to the OOM killer: it is not a configuration to aim at.
+    assert verdict["best"] == "gunicorn-2"
+    assert verdict["tuned_over_best"] == round(146.0 / 150.0, 3)
+    assert verdict["tuned_over_upstream"] == round(146.0 / 90.0, 3)
+    assert verdict["tuned_clean"] is True
+    assert verdict["upstream_clean"] is False
+
+
+def test_sweep_configurations_without_a_result_are_listed_with_the_reason():
+    rows = table.machine_rows(small_vm_suite())[0]
+    names = [row[0] for row in rows]
+    assert names == ["upstream", "tuned", "granian-1", "granian-2", "granian-3", "gunicorn-1", "gunicorn-2",
+                     "gunicorn-3"]
+    reasons = dict((row[0], row[2]) for row in rows if isinstance(row[2], str))
+    assert reasons == {"granian-2": "no result: Task failed: Timed out after 600 second(s).",
+                       "granian-3": "no result: not put on the machine: granian-2 already ran out of its memory"}
+
+
+def test_rendered_table_states_whether_the_target_is_met():
+    text = table.render([small_vm_suite()], "2026-11-24")
+    assert "tuned / best of the sweep (gunicorn-2): **0.973** (target 0.95, with no error: met)" in text
+    assert "| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | 1024 of 1024 | 40 | |" in text
+
+    slow = small_vm_suite()
+    slow["phases"]["tuned"] = runs(120.0)
+    assert "with no error: not met" in table.render([slow], "2026-11-24")
