@@ -52,8 +52,22 @@ def test_best_of_the_sweep_has_no_error_and_no_oom_kill():
     assert verdict["best"] == "gunicorn-2"
     assert verdict["tuned_over_best"] == round(146.0 / 150.0, 3)
     assert verdict["tuned_over_upstream"] == round(146.0 / 90.0, 3)
+    assert verdict["best_same_server"] == "gunicorn-2"
+    assert verdict["tuned_over_best_same_server"] == round(146.0 / 150.0, 3)
     assert verdict["tuned_clean"] is True
     assert verdict["upstream_clean"] is False
+
+
+def test_a_faster_other_server_is_the_best_of_the_sweep_and_the_same_server_is_compared_too():
+    suite = small_vm_suite()
+    suite["phases"]["granian-1"] = runs(180.0)
+    verdict = table.machine_rows(suite)[1]
+    assert verdict["best"] == "granian-1"
+    assert verdict["tuned_over_best"] == round(146.0 / 180.0, 3)
+    assert verdict["best_same_server"] == "gunicorn-2"
+    assert verdict["tuned_over_best_same_server"] == round(146.0 / 150.0, 3)
+    text = table.render([suite], "2026-12-01")
+    assert "(target 0.95, with no error: not met); tuned / best Gunicorn of the sweep (gunicorn-2): **0.973**" in text
 
 
 def test_sweep_configurations_without_a_result_are_listed_with_the_reason():
@@ -69,7 +83,9 @@ def test_sweep_configurations_without_a_result_are_listed_with_the_reason():
 def test_rendered_table_states_whether_the_target_is_met():
     text = table.render([small_vm_suite()], "2026-11-24")
     assert "tuned / best of the sweep (gunicorn-2): **0.973** (target 0.95, with no error: met)" in text
-    assert "| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | 1024 of 1024 | 40 | |" in text
+    assert "| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | | 1024 of 1024 | 40 | |" in text
+    # Each row shows its slowest and fastest run next to the median.
+    assert "| **tuned** | 2 | 146.0 | 145.0 to 147.0 | 100.0 | 0 | 0 | 600 of 1024 | 0 | yes |" in text
 
     slow = small_vm_suite()
     slow["phases"]["tuned"] = runs(120.0)
