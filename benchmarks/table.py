@@ -108,8 +108,8 @@ def render(suites, when):
             "|---|---|---|---|---|---|---|---|---|---|"]
         for name, workers, summary in rows:
             if isinstance(summary, str):
-                lines.append("| %s | %s | %s | | | | | %s | %s | |" % ((name, workers, summary)
-                                                                        + tuple(memory_cells(suite, name))))
+                cells = (name, workers, summary) + tuple(memory_cells(suite, name))
+                lines.append("| %s | %s | %s | | | | | %s | %s | |" % cells)
                 continue
             lines.append("| %s | %s | %s | %s | %s | %d | %d | %s | %s | %s |" % ((
                 "**%s**" % name if name == "tuned" else name, workers, cell(summary["requests_per_second"]),
