@@ -40,6 +40,12 @@ def clean(suite, name, summary):
             and not oom_kills(suite, name))
 
 
+def sweep_key(name):
+    """A sweep configuration's (server, workers), from its name "gunicorn-3"."""
+    server, workers = name.split("-")
+    return server, int(workers)
+
+
 def machine_rows(suite):
     summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
     sweep = dict((name, summary) for name, summary in summaries.items() if name not in ("upstream", "tuned"))
@@ -47,7 +53,7 @@ def machine_rows(suite):
                    if clean(suite, name, summary)]
     best_rps, best_name = max(clean_sweep) if clean_sweep else (None, None)
     # The server is the operator's choice; the plan sizes it. Both comparisons are shown.
-    same_server = [(rps, name) for rps, name in clean_sweep if name.split("-")[0] == TUNED_SERVER]
+    same_server = [(rps, name) for rps, name in clean_sweep if sweep_key(name)[0] == TUNED_SERVER]
     best_same_rps, best_same_name = max(same_server) if same_server else (None, None)
     tuned, upstream = summaries.get("tuned"), summaries.get("upstream")
     tuned_rps = tuned["requests_per_second"] if tuned else None
@@ -64,7 +70,7 @@ def machine_rows(suite):
     rows = []
     # A sweep configuration that failed has no summary: list it from the failures too.
     swept = set(sweep) | set(name for name in suite["failed"] if name not in ("upstream", "tuned"))
-    for name in ["upstream", "tuned"] + sorted(swept, key=lambda item: (item.split("-")[0], int(item.split("-")[1]))):
+    for name in ["upstream", "tuned"] + sorted(swept, key=sweep_key):
         if name in suite["failed"] and name not in summaries:
             rows.append((name, suite["workers"].get(name, "-"), "no result: %s" % suite["failed"][name][:120]))
             continue
