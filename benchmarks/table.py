@@ -63,19 +63,32 @@ def fastest(candidates):
     return max(candidates) if candidates else (None, None)
 
 
-def judge_plan(suite, name, summary, clean_sweep, best_rps):
+def runs_overlap(summary, other):
+    """Whether the runs of two configurations overlap (one's slowest run below the other's
+    fastest, both ways): a ratio of their medians is then within what repeating a run changes."""
+    if not summary or not other or not summary["requests_per_second_runs"] or not other["requests_per_second_runs"]:
+        return None
+    ours, theirs = summary["requests_per_second_runs"], other["requests_per_second_runs"]
+    return min(ours) <= max(theirs) and min(theirs) <= max(ours)
+
+
+def judge_plan(suite, name, summaries, clean_sweep, best_name):
     """One plan against the best of its own server's sweep and the best of either server's."""
+    summary = summaries.get(name)
     rps = summary["requests_per_second"] if summary else None
     same_rps, same_name = fastest([(value, other) for value, other in clean_sweep
                                    if sweep_key(other)[0] == plan_server(name)])
     plan_clean = bool(summary and clean(suite, name, summary))
     over_same = ratio(rps, same_rps)
+    best = summaries.get(best_name) if best_name else None
     return {
         "requests_per_second": rps,
         "clean": plan_clean,
         "best_same_server": same_name,
         "over_best_same_server": over_same,
-        "over_best": ratio(rps, best_rps),
+        "overlaps_best_same_server": runs_overlap(summary, summaries.get(same_name) if same_name else None),
+        "over_best": ratio(rps, best["requests_per_second"] if best else None),
+        "overlaps_best": runs_overlap(summary, best),
         # Where no worker count of its server ran clean, a clean plan is ahead of all of them.
         "met_same_server": plan_clean and (over_same is None or over_same >= TARGET),
     }
@@ -90,7 +103,7 @@ def machine_rows(suite):
     clean_sweep = [(summary["requests_per_second"], name) for name, summary in sweep.items()
                    if clean(suite, name, summary)]
     best_rps, best_name = fastest(clean_sweep)
-    plans = dict((name, judge_plan(suite, name, summaries.get(name), clean_sweep, best_rps)) for name in PLANS)
+    plans = dict((name, judge_plan(suite, name, summaries, clean_sweep, best_name)) for name in PLANS)
     best_plan_rps, best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items()
                                         if plan["clean"]])
     upstream = summaries.get("upstream")
@@ -100,6 +113,7 @@ def machine_rows(suite):
         "plans": plans,
         "best_plan": best_plan,
         "best_plan_over_best": best_plan_over_best,
+        "best_plan_overlaps_best": plans[best_plan]["overlaps_best"] if best_plan else None,
         "default_plan_over_upstream": ratio(plans[DEFAULT_PLAN]["requests_per_second"],
                                             upstream["requests_per_second"] if upstream else None),
         "upstream_clean": bool(upstream and clean(suite, "upstream", upstream)),
@@ -120,16 +134,24 @@ def machine_rows(suite):
     return rows, verdict
 
 
+def overlap_text(overlaps):
+    if overlaps is None:
+        return ""
+    return " (runs overlap)" if overlaps else " (runs apart)"
+
+
 def verdict_lines(verdict):
     lines = []
     for name in PLANS:
         plan = verdict["plans"][name]
         server = plan_server(name).capitalize()
-        lines.append("- %s / best %s of the sweep (%s): **%s**; / best of the sweep (%s): %s%s" % (
+        lines.append("- %s / best %s of the sweep (%s): **%s**%s; / best of the sweep (%s): %s%s%s" % (
             name, server, plan["best_same_server"] or "-", cell(plan["over_best_same_server"], 3),
-            verdict["best"] or "-", cell(plan["over_best"], 3), "" if plan["clean"] else " (not clean)"))
-    lines.append("- the faster plan (%s) / best of the sweep (%s): **%s**" % (
-        verdict["best_plan"] or "-", verdict["best"] or "-", cell(verdict["best_plan_over_best"], 3)))
+            overlap_text(plan["overlaps_best_same_server"]), verdict["best"] or "-", cell(plan["over_best"], 3),
+            overlap_text(plan["overlaps_best"]), "" if plan["clean"] else " (not clean)"))
+    lines.append("- the faster plan (%s) / best of the sweep (%s): **%s**%s" % (
+        verdict["best_plan"] or "-", verdict["best"] or "-", cell(verdict["best_plan_over_best"], 3),
+        overlap_text(verdict["best_plan_overlaps_best"])))
     lines.append("- %s / upstream's defaults: **%s** (upstream clean: %s)" % (
         DEFAULT_PLAN, cell(verdict["default_plan_over_upstream"], 3), "yes" if verdict["upstream_clean"] else "no"))
     lines.append("- target (each plan at least %.2f of its server's best and the faster plan at least %.2f of the "
@@ -159,7 +181,8 @@ def render(suites, when):
     intro = ("Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c %s, "
              "%s runs of %s s each after a warm-up, median; JSON-RPC tools/list on PostgreSQL with max_connections "
              "100). Memory: the small VM's cgroup peak (MiB, of its limit) and OOM kills during the configuration. "
-             "Reproduce: `sudo make benchmark`.")
+             "A ratio whose runs overlap (the slowest run of each below the fastest of the other) is within what "
+             "repeating the runs changes. Reproduce: `sudo make benchmark`.")
     lines = [intro % (when, first.get("concurrency", 200), first.get("runs", 3), first.get("duration", 10)), ""]
     for suite in suites:
         rows, verdict = machine_rows(suite)

@@ -75,12 +75,16 @@ def test_a_faster_other_server_is_met_by_its_own_plan():
     assert verdict["best"] == "granian-1"
     assert verdict["plans"]["tuned-gunicorn"]["over_best"] == round(146.0 / 180.0, 3)
     assert verdict["plans"]["tuned-gunicorn"]["over_best_same_server"] == round(146.0 / 150.0, 3)
+    assert verdict["plans"]["tuned-gunicorn"]["overlaps_best_same_server"] is False
     assert verdict["best_plan"] == "tuned-granian"
+    assert verdict["best_plan_overlaps_best"] is True
     assert verdict["best_plan_over_best"] == round(178.0 / 180.0, 3)
     assert verdict["met"] is True
     text = table.render([suite], "2026-12-01")
-    assert "- tuned-gunicorn / best Gunicorn of the sweep (gunicorn-2): **0.973**; / best of the sweep (granian-1): 0.811" in text
-    assert "- the faster plan (tuned-granian) / best of the sweep (granian-1): **0.989**" in text
+    assert ("- tuned-gunicorn / best Gunicorn of the sweep (gunicorn-2): **0.973** (runs apart); / best of the sweep "
+            "(granian-1): 0.811 (runs apart)") in text
+    # 177 to 179 against 179 to 181: one run of each reaches the other's range.
+    assert "- the faster plan (tuned-granian) / best of the sweep (granian-1): **0.989** (runs overlap)" in text
 
 
 def test_the_target_needs_each_plan_near_its_own_server_and_the_faster_plan_near_the_best():
@@ -130,7 +134,8 @@ def test_sweep_configurations_without_a_result_are_listed_with_the_reason():
 
 def test_rendered_table_states_whether_the_target_is_met():
     text = table.render([small_vm_suite()], "2026-11-24")
-    assert "- tuned-gunicorn / best Gunicorn of the sweep (gunicorn-2): **0.973**; / best of the sweep (gunicorn-2): 0.973" in text
+    assert ("- tuned-gunicorn / best Gunicorn of the sweep (gunicorn-2): **0.973** (runs apart); / best of the sweep "
+            "(gunicorn-2): 0.973 (runs apart)") in text
     assert "- tuned-gunicorn / upstream's defaults: **1.622** (upstream clean: no)" in text
     assert "with no error): **met**" in text
     assert "| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | | 1024 of 1024 | 40 | |" in text
@@ -140,3 +145,14 @@ def test_rendered_table_states_whether_the_target_is_met():
     slow = small_vm_suite()
     slow["phases"]["tuned-gunicorn"] = runs(120.0)
     assert "with no error): **not met**" in table.render([slow], "2026-11-24")
+
+
+def test_runs_overlap_when_either_reaches_into_the_other():
+    def summary(values):
+        return {"requests_per_second_runs": values}
+
+    assert table.runs_overlap(summary([10.0, 12.0]), summary([12.0, 15.0])) is True
+    assert table.runs_overlap(summary([10.0, 20.0]), summary([12.0, 13.0])) is True
+    assert table.runs_overlap(summary([10.0, 11.9]), summary([12.0, 13.0])) is False
+    assert table.runs_overlap(summary([]), summary([12.0])) is None
+    assert table.runs_overlap(None, summary([12.0])) is None
