@@ -22,7 +22,7 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import ratio, summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
 
 RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results")
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
@@ -52,10 +52,6 @@ def sweep_key(name):
 
 def plan_server(name):
     return name.split("-", 1)[1]
-
-
-def ratio(numerator, denominator):
-    return round(numerator / denominator, 3) if numerator and denominator else None
 
 
 def fastest(candidates):
