@@ -3,9 +3,10 @@
 """Turn the performance suite's phases (benchmarks/suite.yml) into the results table.
 
 Per machine: every configuration's median requests/s and p99 over its runs, its failures, its
-memory peak and OOM kills on a small VM, and the ratios the suite is judged by: each server's plan
-/ the best worker count of that server, the faster plan / the best of the sweep (target 0.95 or more,
-with no error), and the Gunicorn plan / upstream's defaults. Writes benchmarks/results/latest.md, a
+memory peak, anonymous memory and OOM kills on a small VM, and the ratios the suite is judged by:
+each server's plan / the best worker count of that server, the faster plan / the best of the sweep
+(target 0.95 or more, with no error), and the Gunicorn plan / upstream's defaults, measured first and
+again last. Writes benchmarks/results/latest.md, a
 dated JSON beside it, and the table into README.md between its benchmark markers.
 
 Usage: python benchmarks/table.py REPORTS_DIR
@@ -31,7 +32,10 @@ TARGET = 0.95
 # role's default server, and the one upstream's defaults run.
 PLANS = ("tuned-gunicorn", "tuned-granian")
 DEFAULT_PLAN = "tuned-gunicorn"
-NOT_SWEPT = ("upstream",) + PLANS
+# Upstream's defaults are measured first and, where they answered, again after the sweep: the two
+# bracket the suite, so a ratio to them shows how much the host drifted in between.
+UPSTREAM = ("upstream", "upstream-again")
+NOT_SWEPT = UPSTREAM + PLANS
 
 
 def oom_kills(suite, name):
@@ -102,17 +106,22 @@ def machine_rows(suite):
     plans = dict((name, judge_plan(suite, name, summaries, clean_sweep, best_name)) for name in PLANS)
     best_plan_rps, best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items()
                                         if plan["clean"]])
-    upstream = summaries.get("upstream")
     best_plan_over_best = ratio(best_plan_rps, best_rps)
+    default_plan = summaries.get(DEFAULT_PLAN)
     verdict = {
         "best": best_name,
         "plans": plans,
         "best_plan": best_plan,
         "best_plan_over_best": best_plan_over_best,
         "best_plan_overlaps_best": plans[best_plan]["overlaps_best"] if best_plan else None,
-        "default_plan_over_upstream": ratio(plans[DEFAULT_PLAN]["requests_per_second"],
-                                            upstream["requests_per_second"] if upstream else None),
-        "upstream_clean": bool(upstream and clean(suite, "upstream", upstream)),
+        # The first measurement always has a line (without runs, its ratio is "-"); the second only
+        # where it was taken.
+        "upstream": dict((name, {
+            "default_plan_over": ratio(plans[DEFAULT_PLAN]["requests_per_second"],
+                                       summaries[name]["requests_per_second"] if name in summaries else None),
+            "overlaps_default_plan": runs_overlap(default_plan, summaries.get(name)),
+            "clean": name in summaries and clean(suite, name, summaries[name]),
+        }) for name in UPSTREAM if name in summaries or name == UPSTREAM[0]),
         # Every plan clean (so there is a faster plan), and each near its own and the best.
         "met": (all(plan["met_same_server"] for plan in plans.values())
                 and (best_plan_over_best is None or best_plan_over_best >= TARGET)),
@@ -149,8 +158,13 @@ def verdict_lines(verdict):
     lines.append("- the faster plan (%s) / best of the sweep (%s): **%s**%s" % (
         verdict["best_plan"] or "-", verdict["best"] or "-", cell(verdict["best_plan_over_best"], 3),
         overlap_text(verdict["best_plan_overlaps_best"])))
-    lines.append("- %s / upstream's defaults: **%s** (upstream clean: %s)" % (
-        DEFAULT_PLAN, cell(verdict["default_plan_over_upstream"], 3), "yes" if verdict["upstream_clean"] else "no"))
+    for name in UPSTREAM:
+        upstream = verdict["upstream"].get(name)
+        if upstream:
+            lines.append("- %s / upstream's defaults%s: **%s**%s (upstream clean: %s)" % (
+                DEFAULT_PLAN, " measured again after the sweep" if name != UPSTREAM[0] else "",
+                cell(upstream["default_plan_over"], 3), overlap_text(upstream["overlaps_default_plan"]),
+                "yes" if upstream["clean"] else "no"))
     lines.append("- target (each plan at least %.2f of its server's best and the faster plan at least %.2f of the "
                  "best, with no error): **%s**" % (TARGET, TARGET, "met" if verdict["met"] else "not met"))
     return lines
@@ -169,15 +183,19 @@ def run_range(summary):
 def memory_cells(suite, name):
     memory = suite.get("memory", {}).get(name) or {}
     if not memory.get("limited"):
-        return ["-", "-"]
-    return ["%d of %d" % (memory["peak_mib"], memory["limit_mib"]), cell(memory["oom_kills"])]
+        return ["-", "-", "-"]
+    # Suites before 2026-12-01 afternoon did not read the anonymous memory.
+    return ["%d of %d" % (memory["peak_mib"], memory["limit_mib"]), cell(memory.get("anonymous_mib")),
+            cell(memory["oom_kills"])]
 
 
 def render(suites, when):
     first = suites[0]
     intro = ("Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c %s, "
              "%s runs of %s s each after a warm-up, median; JSON-RPC tools/list on PostgreSQL with max_connections "
-             "100). Memory: the small VM's cgroup peak (MiB, of its limit) and OOM kills during the configuration. "
+             "100). Memory: the small VM's cgroup peak (MiB, of its limit, page cache included), its anonymous "
+             "memory after the runs (MiB: what the processes hold, about their peak) and OOM kills during the "
+             "configuration. Upstream's defaults are measured first and, where they answered, again after the sweep. "
              "A ratio whose runs overlap (the slowest run of each below the fastest of the other) is within what "
              "repeating the runs changes. Reproduce: `sudo make benchmark`.")
     lines = [intro % (when, first.get("concurrency", 200), first.get("runs", 3), first.get("duration", 10)), ""]
@@ -186,14 +204,14 @@ def render(suites, when):
         lines += ["#### %s: %s CPUs, %s MiB usable (Ansible's facts: %s CPUs, %s MiB)" % (
             suite["host"], suite["cpus"], suite["memory_mib"], suite["facts_cpus"], suite["facts_memory_mib"]), "",
             "| configuration | workers | requests/s | runs' requests/s | p99 ms | non-2xx | errors "
-            "| memory peak MiB | OOM kills | runs valid |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "| memory peak MiB | anonymous MiB | OOM kills | runs valid |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, workers, summary in rows:
             if isinstance(summary, str):
                 cells = (name, workers, summary) + tuple(memory_cells(suite, name))
-                lines.append("| %s | %s | %s | | | | | %s | %s | |" % cells)
+                lines.append("| %s | %s | %s | | | | | %s | %s | %s | |" % cells)
                 continue
-            lines.append("| %s | %s | %s | %s | %s | %d | %d | %s | %s | %s |" % ((
+            lines.append("| %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |" % ((
                 "**%s**" % name if name in PLANS else name, workers, cell(summary["requests_per_second"]),
                 run_range(summary), cell(summary["p99_ms"]), summary["non_2xx"], summary["errors"])
                 + tuple(memory_cells(suite, name)) + (

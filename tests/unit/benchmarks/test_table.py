@@ -31,7 +31,8 @@ def runs(requests_per_second, p99=100.0, errors=0, non_2xx=0):
 
 def small_vm_suite():
     names = ("upstream", "tuned-gunicorn", "tuned-granian", "gunicorn-1", "gunicorn-2", "gunicorn-3", "granian-1")
-    memory = dict((name, {"limited": True, "limit_mib": 1024, "peak_mib": 600, "oom_kills": 0}) for name in names)
+    memory = dict((name, {"limited": True, "limit_mib": 1024, "peak_mib": 600, "anonymous_mib": 550, "oom_kills": 0})
+                  for name in names)
     memory["gunicorn-3"] = {"limited": True, "limit_mib": 1024, "peak_mib": 1024, "oom_kills": 2}
     memory["granian-2"] = {"limited": True, "limit_mib": 1024, "peak_mib": 1024, "oom_kills": 40}
     return {
@@ -62,8 +63,8 @@ def test_best_of_the_sweep_has_no_error_and_no_oom_kill():
     assert granian["over_best_same_server"] == round(119.0 / 120.0, 3)
     assert verdict["best_plan"] == "tuned-gunicorn"
     assert verdict["best_plan_over_best"] == round(146.0 / 150.0, 3)
-    assert verdict["default_plan_over_upstream"] == round(146.0 / 90.0, 3)
-    assert verdict["upstream_clean"] is False
+    assert verdict["upstream"] == {"upstream": {"default_plan_over": round(146.0 / 90.0, 3), "overlaps_default_plan": False,
+                                                "clean": False}}
     assert verdict["met"] is True
 
 
@@ -136,11 +137,12 @@ def test_rendered_table_states_whether_the_target_is_met():
     text = table.render([small_vm_suite()], "2026-11-24")
     assert ("- tuned-gunicorn / best Gunicorn of the sweep (gunicorn-2): **0.973** (runs apart); / best of the sweep "
             "(gunicorn-2): 0.973 (runs apart)") in text
-    assert "- tuned-gunicorn / upstream's defaults: **1.622** (upstream clean: no)" in text
+    assert "- tuned-gunicorn / upstream's defaults: **1.622** (runs apart) (upstream clean: no)" in text
     assert "with no error): **met**" in text
-    assert "| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | | 1024 of 1024 | 40 | |" in text
+    # A suite from before the anonymous memory was read shows "-" for it.
+    assert "| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | | 1024 of 1024 | - | 40 | |" in text
     # Each row shows its slowest and fastest run next to the median.
-    assert "| **tuned-gunicorn** | 2 | 146.0 | 145.0 to 147.0 | 100.0 | 0 | 0 | 600 of 1024 | 0 | yes |" in text
+    assert "| **tuned-gunicorn** | 2 | 146.0 | 145.0 to 147.0 | 100.0 | 0 | 0 | 600 of 1024 | 550 | 0 | yes |" in text
 
     slow = small_vm_suite()
     slow["phases"]["tuned-gunicorn"] = runs(120.0)
@@ -156,3 +158,26 @@ def test_runs_overlap_when_either_reaches_into_the_other():
     assert table.runs_overlap(summary([10.0, 11.9]), summary([12.0, 13.0])) is False
     assert table.runs_overlap(summary([]), summary([12.0])) is None
     assert table.runs_overlap(None, summary([12.0])) is None
+
+
+def test_upstream_measured_again_after_the_sweep_gets_its_own_ratio_and_is_not_swept():
+    suite = small_vm_suite()
+    suite["phases"]["upstream"] = runs(160.0)
+    suite["phases"]["upstream-again"] = runs(147.0)
+    suite["workers"]["upstream-again"] = 5
+    rows, verdict = table.machine_rows(suite)
+    assert verdict["best"] == "gunicorn-2"
+    assert verdict["upstream"]["upstream"]["default_plan_over"] == round(146.0 / 160.0, 3)
+    assert verdict["upstream"]["upstream-again"] == {"default_plan_over": round(146.0 / 147.0, 3),
+                                                     "overlaps_default_plan": True, "clean": True}
+    assert [row[0] for row in rows][:2] == ["upstream", "upstream-again"]
+    text = table.render([suite], "2026-12-01")
+    assert ("- tuned-gunicorn / upstream's defaults measured again after the sweep: **0.993** (runs overlap) "
+            "(upstream clean: yes)") in text
+
+    # Where upstream answered no run, the suite does not measure it again: its line stays, with no ratio.
+    del suite["phases"]["upstream"], suite["phases"]["upstream-again"]
+    suite["failed"]["upstream"] = "Task failed: Timed out after 600 second(s)."
+    text = table.render([suite], "2026-12-01")
+    assert "- tuned-gunicorn / upstream's defaults: **-** (upstream clean: no)" in text
+    assert "measured again" not in text
