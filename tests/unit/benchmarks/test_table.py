@@ -181,3 +181,27 @@ def test_upstream_measured_again_after_the_sweep_gets_its_own_ratio_and_is_not_s
     text = table.render([suite], "2026-12-01")
     assert "- tuned-gunicorn / upstream's defaults: **-** (upstream clean: no)" in text
     assert "measured again" not in text
+
+
+def test_a_plan_and_the_sweep_count_with_its_settings_show_how_far_one_configuration_moves_in_a_run():
+    suite = small_vm_suite()
+    plans = table.machine_rows(suite)[1]["plans"]
+    # tuned-gunicorn runs 2 workers: gunicorn-2 has its settings.
+    assert plans["tuned-gunicorn"]["same_settings"] == "gunicorn-2"
+    assert plans["tuned-gunicorn"]["over_same_settings"] == round(146.0 / 150.0, 3)
+    assert plans["tuned-granian"]["same_settings"] == "granian-1"
+    text = table.render([suite], "2026-12-01")
+    assert "  - the same settings as gunicorn-2, measured at another time of this run: 0.973 (runs apart)" in text
+    assert "with no error): **met**\n" in text
+
+    # The same settings 20 % faster at another time: the run cannot judge a 5 % target.
+    suite["phases"]["gunicorn-2"] = runs(182.5)
+    rows, verdict = table.machine_rows(suite)
+    assert verdict["repeatable"] is False
+    assert verdict["met"] is False
+    assert ("with no error): **not met**; but a plan and the sweep count with its settings differ by more than 5 % "
+            "in this run, so its ratios cannot tell 0.95 from below it") in table.render([suite], "2026-12-01")
+
+    # A plan whose count the sweep lacks (skipped, or failed) has no such line.
+    del suite["phases"]["granian-1"]
+    assert table.machine_rows(suite)[1]["plans"]["tuned-granian"]["same_settings"] is None
