@@ -7,8 +7,8 @@ memory peak, anonymous memory and OOM kills on a small VM, and the ratios the su
 each server's plan / the best worker count of that server, the faster plan / the best of the sweep
 (target 0.95 or more, with no error), the Gunicorn plan / upstream's defaults, measured first and
 again last, and each plan / the sweep count that runs its settings (how far one configuration moves
-within the run). Writes benchmarks/results/latest.md, a
-dated JSON beside it, and the table into README.md between its benchmark markers.
+within the run). Writes benchmarks/results/latest.md, a dated JSON beside it, and the table into
+README.md between its benchmark markers.
 
 Usage: python benchmarks/table.py REPORTS_DIR
 """
