@@ -41,34 +41,26 @@ def read_number(folder, name):
         return int(handle.read().strip())
 
 
-def oom_kills(folder):
-    # memory.oom_control lists "oom_kill N" (Linux 4.13+): kills in this group since it was made.
-    with open(os.path.join(folder, "memory.oom_control")) as handle:
+def keyed_number(folder, name, key):
+    """The number after key in a file of "key N" lines (memory.oom_control, memory.stat), or None."""
+    with open(os.path.join(folder, name)) as handle:
         for line in handle:
             fields = line.split()
-            if len(fields) == 2 and fields[0] == "oom_kill":
-                return int(fields[1])
-    return None
-
-
-def anonymous_bytes(folder):
-    # total_rss: anonymous and swap-cache memory of the group and its children (cgroup v1).
-    with open(os.path.join(folder, "memory.stat")) as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) == 2 and fields[0] == "total_rss":
+            if len(fields) == 2 and fields[0] == key:
                 return int(fields[1])
     return None
 
 
 def state(folder):
-    anonymous = anonymous_bytes(folder)
+    # total_rss: anonymous and swap-cache memory of the group and its children (cgroup v1).
+    anonymous = keyed_number(folder, "memory.stat", "total_rss")
     return {
         "limited": True,
         "limit_mib": read_number(folder, "memory.limit_in_bytes") // MIB,
         "peak_mib": read_number(folder, "memory.max_usage_in_bytes") // MIB,
         "anonymous_mib": None if anonymous is None else anonymous // MIB,
-        "oom_kills": oom_kills(folder),
+        # "oom_kill N" (Linux 4.13+): kills in this group since it was made.
+        "oom_kills": keyed_number(folder, "memory.oom_control", "oom_kill"),
     }
 
 
