@@ -4,21 +4,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
+from ansible_collections.mcpgateway.tuning.tests.unit.benchmarks.scripts import load_script
 
-TOOL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "benchmarks", "machine_memory.py")
 MIB = 1024 * 1024
 
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("machine_memory", TOOL_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-machine_memory = load_tool()
+machine_memory = load_script("machine_memory.py")
 
 
 def memory_group(folder, stat):

@@ -5,20 +5,9 @@ configurations that have no result."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
+from ansible_collections.mcpgateway.tuning.tests.unit.benchmarks.scripts import load_script
 
-TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "benchmarks", "table.py")
-
-
-def load_table():
-    spec = importlib.util.spec_from_file_location("benchmark_table", TABLE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-table = load_table()
+table = load_script("table.py")
 
 
 def runs(requests_per_second, p99=100.0, errors=0, non_2xx=0):
