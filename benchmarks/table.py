@@ -103,6 +103,17 @@ def judge_plan(suite, name, summaries, clean_sweep, best_name):
     }
 
 
+def judge_upstream(suite, name, summaries):
+    """The Gunicorn plan against one measurement of upstream's defaults."""
+    plan, upstream = summaries.get(DEFAULT_PLAN), summaries.get(name)
+    return {
+        "default_plan_over": ratio(plan["requests_per_second"] if plan else None,
+                                   upstream["requests_per_second"] if upstream else None),
+        "overlaps_default_plan": runs_overlap(plan, upstream),
+        "clean": bool(upstream and clean(suite, name, upstream)),
+    }
+
+
 def machine_rows(suite):
     """The table's rows, and the verdict: the target is met when every plan ran clean, each is at
     least TARGET x the best count of its own server (the plan sizes the server the operator chose),
@@ -116,7 +127,6 @@ def machine_rows(suite):
     best_plan_rps, best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items()
                                         if plan["clean"]])
     best_plan_over_best = ratio(best_plan_rps, best_rps)
-    default_plan = summaries.get(DEFAULT_PLAN)
     verdict = {
         "best": best_name,
         "plans": plans,
@@ -125,12 +135,8 @@ def machine_rows(suite):
         "best_plan_overlaps_best": plans[best_plan]["overlaps_best"] if best_plan else None,
         # The first measurement always has a line (without runs, its ratio is "-"); the second only
         # where it was taken.
-        "upstream": dict((name, {
-            "default_plan_over": ratio(plans[DEFAULT_PLAN]["requests_per_second"],
-                                       summaries[name]["requests_per_second"] if name in summaries else None),
-            "overlaps_default_plan": runs_overlap(default_plan, summaries.get(name)),
-            "clean": name in summaries and clean(suite, name, summaries[name]),
-        }) for name in UPSTREAM if name in summaries or name == UPSTREAM[0]),
+        "upstream": dict((name, judge_upstream(suite, name, summaries))
+                         for name in UPSTREAM if name in summaries or name == UPSTREAM[0]),
         # Every plan clean (so there is a faster plan), and each near its own and the best.
         "met": (all(plan["met_same_server"] for plan in plans.values())
                 and (best_plan_over_best is None or best_plan_over_best >= TARGET)),
