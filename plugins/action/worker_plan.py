@@ -30,8 +30,9 @@ ARGUMENT_SPEC = dict(
     server=dict(type="str", choices=list(SERVERS), default=DEFAULTS["server"]),
     profile=dict(type="str", choices=list(PROFILES), default=DEFAULTS["profile"]),
     concurrency=dict(type="int", default=DEFAULTS["concurrency"]),
-    worker_memory_mb=dict(type="float", default=DEFAULTS["worker_memory_mb"]),
-    base_memory_mb=dict(type="float", default=DEFAULTS["base_memory_mb"]),
+    # Without them, the server's own measured figures (sizing.SERVER_MEMORY_MB).
+    worker_memory_mb=dict(type="float"),
+    base_memory_mb=dict(type="float"),
     preload_shared_mb=dict(type="float", default=DEFAULTS["preload_shared_mb"]),
     current_db_connections=dict(type="int", default=DEFAULTS["current_db_connections"]),
     current_redis_connections=dict(type="int", default=DEFAULTS["current_redis_connections"]),

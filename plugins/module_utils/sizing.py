@@ -36,8 +36,6 @@ DEFAULTS = {
     "server": "gunicorn",
     "profile": "balanced",
     "concurrency": 100,
-    "worker_memory_mb": 340.0,
-    "base_memory_mb": 256.0,
     # Measured on the test machines (benchmarks/README.md): under hey -c 200, five preloaded Gunicorn
     # workers peaked at 1362 MiB and two at 661 MiB (about 235 MiB per added worker), against 1871 MiB
     # for five that each import the application; about 120 MiB of a worker stays shared copy-on-write.
@@ -46,6 +44,16 @@ DEFAULTS = {
     "current_db_connections": 0,
     "current_redis_connections": 0,
     "allow_degraded": False,
+}
+# Memory per worker and besides the workers (MiB) where the request does not give them, by server.
+# Gunicorn: a worker's PSS with its 4 helper processes; the base holds the master, which imports the
+# application. Granian's master does not load the application, so its base is small: the suite's
+# anonymous memory on the test machines (benchmarks/README.md) was 425 and 764 MiB for 1 and 2
+# workers in a 1024 MiB VM, its own system included, and 446, 816 and 1173 MiB for 1 to 3 workers on
+# the host (cgroup total_rss under hey -c 200), so 370 per worker and 96 besides stay above each.
+SERVER_MEMORY_MB = {
+    "gunicorn": {"worker_memory_mb": 340.0, "base_memory_mb": 256.0},
+    "granian": {"worker_memory_mb": 370.0, "base_memory_mb": 96.0},
 }
 
 # The balanced profile, and what each other profile changes. Figures are discussed in docs/sizing.md.
@@ -187,6 +195,8 @@ def normalize(request):
                         "already): choose another profile or server granian")
     if "replicas" not in values:
         raise PlanError("replicas is required: the number of gateway hosts sharing this database and Redis")
+    for name, value in SERVER_MEMORY_MB[server].items():
+        values.setdefault(name, value)
     inputs = {
         "server": server,
         "profile": profile,

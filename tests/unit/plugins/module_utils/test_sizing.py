@@ -59,7 +59,7 @@ def plan(**request):
     ("2 x 8 GiB", "gunicorn", 5, "CPU"),
     ("16 x 64 GiB", "gunicorn", 16, "CPU"),
     ("memory-limited unit", "gunicorn", 4, "memory"),
-    ("1 vCPU / 1 GiB", "granian", 1, "memory"),
+    ("1 vCPU / 1 GiB", "granian", 2, "CPU"),
     ("1.5-CPU quota", "granian", 2, "CPU"),
     ("2 x 8 GiB", "granian", 4, "CPU"),
     ("16 x 64 GiB", "granian", 16, "CPU"),
@@ -89,6 +89,28 @@ def test_workers_that_do_not_preload_count_their_whole_memory():
     assert result["settings"]["workers"] == 3
     assert "minus 256 MiB base, at 340 MiB per worker; CPU" in result["reasons"]["workers"]
     assert result["totals"]["memory_mb"] == 3 * 340 + 256
+
+
+def test_granian_counts_its_own_measured_memory_model():
+    # The performance suite's small VM: a 1.5-CPU quota and 1024 MiB. Granian's master does not
+    # import the application, so its base is small: 2 workers fit (measured: 764 MiB anonymous).
+    small_vm = capacity(1.5, 1024 * MIB, cpu_binding="cgroup v2 cpu.max at /machine.slice/vm",
+                        memory_binding="cgroup v2 memory.max at /machine.slice/vm")
+    result = plan(capacity=small_vm, server="granian")
+
+    assert result["settings"]["workers"] == 2
+    assert result["reasons"]["workers"].startswith("workers = 2: CPU, 2 x 1 CPUs")
+    assert result["reasons"]["workers"].endswith("memory would allow 2")
+    assert result["totals"]["memory_mb"] == 96 + 2 * 370
+    assert "minus 96 MiB base, at 370 MiB per worker; CPU" in plan(
+        capacity=HOSTS["memory-limited unit"], server="granian")["reasons"]["workers"]
+
+
+def test_measured_memory_replaces_the_server_figures():
+    result = plan(capacity=HOSTS["memory-limited unit"], server="granian", worker_memory_mb="500", base_memory_mb=300)
+
+    assert result["settings"]["workers"] == 2
+    assert "minus 300 MiB base, at 500 MiB per worker; CPU" in result["reasons"]["workers"]
 
 
 def test_preload_sharing_is_an_input_that_must_stay_below_a_worker():
@@ -272,7 +294,8 @@ def test_granian_settings_by_profile():
     assert (streams["runtime_threads"], streams["runtime_mode"], streams["backlog"], streams["backpressure"]) == (
         2, "mt", 4000, 1000)
     assert http1["http"] == "1"
-    assert small["workers_max_rss"] == 510
+    # 1.5 x Granian's 370 MiB per worker.
+    assert small["workers_max_rss"] == 555
     assert "workers_max_rss" not in balanced
 
 
