@@ -5,12 +5,14 @@
 Per machine: every configuration's median requests/s and p99 over its runs, its failures, its
 memory peak, anonymous memory and OOM kills on a small VM, and the ratios the suite is judged by:
 each server's plan / the best worker count of that server, the faster plan / the best of the sweep
-(target 0.95 or more, with no error), the Gunicorn plan / upstream's defaults, measured first and
-again last, and each plan / the sweep count that runs its settings (how far one configuration moves
-within the run). Writes benchmarks/results/latest.md, a dated JSON beside it, and the table into
-README.md between its benchmark markers.
+(target 0.95 or more, with no error), and the Gunicorn plan / upstream's defaults, measured first
+and again last. A plan runs the settings of the sweep count with its worker count, so each ratio
+pools every measurement of the same settings in the run, the ones measured back to back after the
+sweep included (confirmations()). Writes benchmarks/results/latest.md, a dated JSON beside it, and
+the table into README.md between its benchmark markers.
 
 Usage: python benchmarks/table.py REPORTS_DIR
+       python benchmarks/table.py --confirm SUITE_JSON   (what suite.yml measures again, as JSON)
 """
 
 from __future__ import annotations
@@ -33,10 +35,22 @@ TARGET = 0.95
 # role's default server, and the one upstream's defaults run.
 PLANS = ("tuned-gunicorn", "tuned-granian")
 DEFAULT_PLAN = "tuned-gunicorn"
+# A configuration measured again later in the run is named after the first with this suffix.
+AGAIN = "-again"
 # Upstream's defaults are measured first and, where they answered, again after the sweep: the two
 # bracket the suite, so a ratio to them shows how much the host drifted in between.
-UPSTREAM = ("upstream", "upstream-again")
-NOT_SWEPT = UPSTREAM + PLANS
+UPSTREAM = ("upstream", "upstream" + AGAIN)
+# How benchmarks/tasks/configuration.yml records a configuration it did not measure at all.
+NOT_MEASURED = "not put on the machine"
+
+
+def first_name(name):
+    """The configuration a name measures: "gunicorn-3-again" measures "gunicorn-3" again."""
+    return name[:-len(AGAIN)] if name.endswith(AGAIN) else name
+
+
+def is_swept(name):
+    return first_name(name) not in PLANS + UPSTREAM[:1]
 
 
 def oom_kills(suite, name):
@@ -50,13 +64,31 @@ def clean(suite, name, summary):
 
 
 def sweep_key(name):
-    """A sweep configuration's (server, workers), from its name "gunicorn-3"."""
-    server, workers = name.split("-")
+    """A sweep configuration's (server, workers), from its name "gunicorn-3" (or "gunicorn-3-again")."""
+    server, workers = first_name(name).split("-")
     return server, int(workers)
 
 
 def plan_server(name):
-    return name.split("-", 1)[1]
+    return first_name(name).split("-", 1)[1]
+
+
+def settings_key(suite, name):
+    """The settings a configuration runs. A plan runs its server with the worker count it planned,
+    which are the settings of that sweep count: the sweep forces the count and plans the rest. So
+    every measurement of one (server, workers) measures the same settings. Upstream's defaults have
+    their own."""
+    first = first_name(name)
+    if first in PLANS:
+        workers = suite["workers"].get(name, suite["workers"].get(first))
+        return (plan_server(first), workers) if workers else (first,)
+    if first == UPSTREAM[0]:
+        return (first,)
+    return sweep_key(first)
+
+
+def settings_label(key):
+    return "-".join(str(part) for part in key)
 
 
 def fastest(candidates):
@@ -73,89 +105,157 @@ def runs_overlap(summary, other):
     return min(ours) <= max(theirs) and min(theirs) <= max(ours)
 
 
-def judge_plan(suite, name, summaries, clean_sweep, best_name):
-    """One plan against the best of its own server's sweep and the best of either server's."""
-    summary = summaries.get(name)
-    rps = summary["requests_per_second"] if summary else None
-    same_rps, same_name = fastest([(value, other) for value, other in clean_sweep
-                                   if sweep_key(other)[0] == plan_server(name)])
-    plan_clean = bool(summary and clean(suite, name, summary))
-    over_same = ratio(rps, same_rps)
-    best = summaries.get(best_name)
-    # The sweep count with the plan's worker count runs the plan's settings (the sweep only forces
-    # the count), measured at another time of the same run: their ratio is how far two measurements
-    # of one configuration fall apart in this run.
-    repeat_name = "%s-%s" % (plan_server(name), suite["workers"].get(name))
-    repeat = summaries.get(repeat_name)
+def pool_settings(suite, summaries):
+    """Every measurement of each settings, pooled: the median of all their runs, clean only if every
+    measurement was (and none failed), and how far the measurements' own medians fall apart."""
+    groups = {}
+    for name in set(summaries) | set(suite["failed"]):
+        if name in summaries or not suite["failed"][name].startswith(NOT_MEASURED):
+            groups.setdefault(settings_key(suite, name), []).append(name)
+    pooled = {}
+    for key, names in groups.items():
+        measured = sorted(name for name in names if name in summaries)
+        if not measured:
+            continue
+        medians = [summaries[name]["requests_per_second"] for name in measured]
+        pooled[key] = {
+            "names": measured,
+            "summary": summarize_runs([run for name in measured for run in suite["phases"][name]]),
+            "clean": len(measured) == len(names) and all(clean(suite, name, summaries[name]) for name in measured),
+            "swept": any(is_swept(name) for name in measured),
+            # The slowest measurement over the fastest: 1 for one measurement.
+            "agreement": (ratio(min(medians), max(medians)) if None not in medians else None),
+        }
+    return pooled
+
+
+def best_key(pooled, server=None):
+    """The fastest clean sweep settings, of one server or of either."""
+    return fastest([(entry["summary"]["requests_per_second"], key) for key, entry in pooled.items()
+                    if entry["swept"] and entry["clean"] and (server is None or key[0] == server)])[1]
+
+
+def pair_ratio(summaries, name, other):
+    """The ratio of two configurations measured back to back after the sweep, where they were."""
+    ours, theirs = summaries.get(name + AGAIN), summaries.get(other + AGAIN) if other else None
+    if not ours or not theirs:
+        return None, None
+    return ratio(ours["requests_per_second"], theirs["requests_per_second"]), runs_overlap(ours, theirs)
+
+
+def judge_plan(suite, name, summaries, pooled, best):
+    """One plan, on every measurement of its settings, against the best count of its own server
+    and the best of either server, on every measurement of theirs."""
+    key = settings_key(suite, name)
+    entry = pooled.get(key)
+    same = best_key(pooled, plan_server(name))
+    rps = entry["summary"]["requests_per_second"] if entry else None
+    plan_clean = bool(entry and entry["clean"])
+
+    def against(other):
+        if other is None or not entry:
+            return None, None
+        if other == key:
+            return 1.0, True
+        return (ratio(rps, pooled[other]["summary"]["requests_per_second"]),
+                runs_overlap(entry["summary"], pooled[other]["summary"]))
+
+    over_same, overlaps_same = against(same)
+    over_best, overlaps_best = against(best)
+    back_to_back, back_to_back_overlap = pair_ratio(summaries, name, settings_label(same) if same else None)
     return {
+        "settings": settings_label(key),
+        "measured_as": entry["names"] if entry else [],
+        "agreement": entry["agreement"] if entry else None,
         "requests_per_second": rps,
         "clean": plan_clean,
-        "best_same_server": same_name,
+        "best_same_server": settings_label(same) if same else None,
+        "best_same_server_measured_as": pooled[same]["names"] if same else [],
         "over_best_same_server": over_same,
-        "overlaps_best_same_server": runs_overlap(summary, summaries.get(same_name)),
-        "over_best": ratio(rps, best["requests_per_second"] if best else None),
-        "overlaps_best": runs_overlap(summary, best),
+        "overlaps_best_same_server": overlaps_same,
+        "over_best": over_best,
+        "overlaps_best": overlaps_best,
+        "back_to_back": back_to_back,
+        "back_to_back_overlap": back_to_back_overlap,
         # Where no worker count of its server ran clean, a clean plan is ahead of all of them.
         "met_same_server": plan_clean and (over_same is None or over_same >= TARGET),
-        "same_settings": repeat_name if repeat else None,
-        "over_same_settings": ratio(rps, repeat["requests_per_second"] if repeat else None),
-        "overlaps_same_settings": runs_overlap(summary, repeat),
     }
 
 
-def judge_upstream(suite, name, summaries):
-    """The Gunicorn plan against one measurement of upstream's defaults."""
-    plan, upstream = summaries.get(DEFAULT_PLAN), summaries.get(name)
+def judge_upstream(suite, name, summaries, pooled):
+    """The Gunicorn plan, on every measurement of its settings, against one measurement of upstream's defaults."""
+    plan = pooled.get(settings_key(suite, DEFAULT_PLAN)) if DEFAULT_PLAN in summaries else None
+    plan_summary = plan["summary"] if plan else None
+    upstream = summaries.get(name)
     return {
-        "default_plan_over": ratio(plan["requests_per_second"] if plan else None,
+        "default_plan_over": ratio(plan_summary["requests_per_second"] if plan_summary else None,
                                    upstream["requests_per_second"] if upstream else None),
-        "overlaps_default_plan": runs_overlap(plan, upstream),
+        "overlaps_default_plan": runs_overlap(plan_summary, upstream),
         "clean": bool(upstream and clean(suite, name, upstream)),
     }
+
+
+def confirmations(suite):
+    """What the suite measures again after the sweep, back to back: for each plan whose worker count
+    is not the best of its server, that best count, then the plan. The first measurements of each
+    were taken minutes apart; these two are not, and they join the pool of their settings."""
+    summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
+    pooled = pool_settings(suite, summaries)
+    configurations = []
+    for name in PLANS:
+        same = best_key(pooled, plan_server(name))
+        measured_again = name + AGAIN in summaries or name + AGAIN in suite["failed"]
+        if name not in summaries or measured_again or same is None or same == settings_key(suite, name):
+            continue
+        best_name = settings_label(same)
+        configurations += [
+            {"name": best_name + AGAIN, "kind": "plan", "server": same[0], "workers": same[1], "again": best_name},
+            {"name": name + AGAIN, "kind": "plan", "server": plan_server(name), "again": name},
+        ]
+    return configurations
 
 
 def machine_rows(suite):
     """The table's rows, and the verdict: the target is met when every plan ran clean, each is at
     least TARGET x the best count of its own server (the plan sizes the server the operator chose),
-    and the faster plan is at least TARGET x the best of either server."""
+    and the faster plan is at least TARGET x the best of either server; each settings judged on all
+    its measurements in the run."""
     summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
-    sweep = dict((name, summary) for name, summary in summaries.items() if name not in NOT_SWEPT)
-    clean_sweep = [(summary["requests_per_second"], name) for name, summary in sweep.items()
-                   if clean(suite, name, summary)]
-    best_rps, best_name = fastest(clean_sweep)
-    plans = dict((name, judge_plan(suite, name, summaries, clean_sweep, best_name)) for name in PLANS)
+    pooled = pool_settings(suite, summaries)
+    best = best_key(pooled)
+    plans = dict((name, judge_plan(suite, name, summaries, pooled, best)) for name in PLANS)
     best_plan_rps, best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items()
                                         if plan["clean"]])
-    best_plan_over_best = ratio(best_plan_rps, best_rps)
+    best_plan_over_best = plans[best_plan]["over_best"] if best_plan else None
+    judged = [plans[name]["agreement"] for name in PLANS] + [pooled[best_key(pooled, plan_server(name))]["agreement"]
+                                                             for name in PLANS if best_key(pooled, plan_server(name))]
     verdict = {
-        "best": best_name,
+        "best": settings_label(best) if best else None,
+        "best_measured_as": pooled[best]["names"] if best else [],
         "plans": plans,
         "best_plan": best_plan,
         "best_plan_over_best": best_plan_over_best,
         "best_plan_overlaps_best": plans[best_plan]["overlaps_best"] if best_plan else None,
         # The first measurement always has a line (without runs, its ratio is "-"); the second only
         # where it was taken.
-        "upstream": dict((name, judge_upstream(suite, name, summaries))
+        "upstream": dict((name, judge_upstream(suite, name, summaries, pooled))
                          for name in UPSTREAM if name in summaries or name == UPSTREAM[0]),
         # Every plan clean (so there is a faster plan), and each near its own and the best.
         "met": (all(plan["met_same_server"] for plan in plans.values())
                 and (best_plan_over_best is None or best_plan_over_best >= TARGET)),
-        # Whether one configuration measured twice stayed within the target's tolerance: if not,
-        # the run cannot tell a plan at 0.95 of the best from one below it, either way.
-        "repeatable": all(TARGET <= plan["over_same_settings"] <= 1 / TARGET for plan in plans.values()
-                          if plan["over_same_settings"] is not None),
+        # Whether the settings judged, each measured more than once, stayed within the target's
+        # tolerance: if not, the run cannot tell a plan at 0.95 of the best from one below it.
+        "repeatable": all(agreement >= TARGET for agreement in judged if agreement is not None),
     }
     rows = []
     # A sweep configuration that failed has no summary: list it from the failures too.
-    swept = set(sweep) | set(name for name in suite["failed"] if name not in NOT_SWEPT)
-    for name in list(NOT_SWEPT) + sorted(swept, key=sweep_key):
+    names = set(summaries) | set(suite["failed"])
+    not_swept = list(UPSTREAM) + list(PLANS) + [name + AGAIN for name in PLANS]
+    for name in not_swept + sorted((name for name in names if is_swept(name)), key=lambda name: (sweep_key(name), name)):
         if name in suite["failed"] and name not in summaries:
             rows.append((name, suite["workers"].get(name, "-"), "no result: %s" % suite["failed"][name][:120]))
-            continue
-        if name not in summaries:
-            continue
-        summary = summaries[name]
-        rows.append((name, suite["workers"].get(name, "-"), summary))
+        elif name in summaries:
+            rows.append((name, suite["workers"].get(name, "-"), summaries[name]))
     return rows, verdict
 
 
@@ -165,18 +265,30 @@ def overlap_text(overlaps):
     return " (runs overlap)" if overlaps else " (runs apart)"
 
 
+def measured_text(names, agreement):
+    if len(names) < 2:
+        return "measured once"
+    return "measured %d times (%s), slowest / fastest %s" % (len(names), ", ".join(names), cell(agreement, 3))
+
+
 def verdict_lines(verdict):
     lines = []
     for name in PLANS:
         plan = verdict["plans"][name]
         server = plan_server(name).capitalize()
-        lines.append("- %s / best %s of the sweep (%s): **%s**%s; / best of the sweep (%s): %s%s%s" % (
-            name, server, plan["best_same_server"] or "-", cell(plan["over_best_same_server"], 3),
+        lines.append("- %s (%s's settings, %s) / best %s count (%s): **%s**%s; / best of the sweep (%s): %s%s%s" % (
+            name, plan["settings"], measured_text(plan["measured_as"], plan["agreement"]), server,
+            plan["best_same_server"] or "-", cell(plan["over_best_same_server"], 3),
             overlap_text(plan["overlaps_best_same_server"]), verdict["best"] or "-", cell(plan["over_best"], 3),
             overlap_text(plan["overlaps_best"]), "" if plan["clean"] else " (not clean)"))
-        if plan["same_settings"]:
-            lines.append("  - the same settings as %s, measured at another time of this run: %s%s" % (
-                plan["same_settings"], cell(plan["over_same_settings"], 3), overlap_text(plan["overlaps_same_settings"])))
+        if plan["best_same_server"] == plan["settings"]:
+            lines.append("  - the plan chose the best %s count" % server)
+        elif plan["back_to_back"] is not None:
+            lines.append("  - measured back to back after the sweep, %s%s / %s%s: %s%s" % (
+                name, AGAIN, plan["best_same_server"], AGAIN, cell(plan["back_to_back"], 3),
+                overlap_text(plan["back_to_back_overlap"])))
+    lines.append("- the best of the sweep: %s (measured as %s)" % (
+        verdict["best"] or "-", ", ".join(verdict["best_measured_as"]) or "-"))
     lines.append("- the faster plan (%s) / best of the sweep (%s): **%s**%s" % (
         verdict["best_plan"] or "-", verdict["best"] or "-", cell(verdict["best_plan_over_best"], 3),
         overlap_text(verdict["best_plan_overlaps_best"])))
@@ -191,8 +303,8 @@ def verdict_lines(verdict):
                  "best, with no error): **%s**%s" % (
                      TARGET, TARGET, "met" if verdict["met"] else "not met",
                      "" if verdict["repeatable"] else
-                     "; but a plan and the sweep count with its settings differ by more than %d %% in this run, so "
-                     "its ratios cannot tell %.2f from below it" % (round((1 - TARGET) * 100), TARGET)))
+                     "; but settings judged here, measured at different times of this run, differ by more than "
+                     "%d %%, so its ratios cannot tell %.2f from below it" % (round((1 - TARGET) * 100), TARGET)))
     return lines
 
 
@@ -218,13 +330,18 @@ def memory_cells(suite, name):
 def render(suites, when):
     first = suites[0]
     intro = ("Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c %s, "
-             "%s runs of %s s each after a warm-up, median; JSON-RPC tools/list on PostgreSQL with max_connections "
-             "100). Memory: the small VM's cgroup peak (MiB, of its limit, page cache included), its anonymous "
+             "%s runs of %s s each after a warm-up, median, %s s per request at most; JSON-RPC tools/list on "
+             "PostgreSQL with max_connections 100). Memory: the small VM's cgroup peak (MiB, of its limit, page cache included), its anonymous "
              "memory after the runs (MiB: what the processes hold, about their peak) and OOM kills during the "
              "configuration. Upstream's defaults are measured first and, where they answered, again after the sweep. "
+             "A plan runs the settings of the sweep count with its worker count; where that is not the best count "
+             "of its server, both are measured again after the sweep, back to back (\"-again\"), and each ratio "
+             "below is of the medians of all runs of the same settings. "
              "A ratio whose runs overlap (the slowest run of each below the fastest of the other) is within what "
              "repeating the runs changes. Reproduce: `sudo make benchmark`.")
-    lines = [intro % (when, first.get("concurrency", 200), first.get("runs", 3), first.get("duration", 10)), ""]
+    # Suites before 2026-12-01 evening ran hey with its 20 s default.
+    lines = [intro % (when, first.get("concurrency", 200), first.get("runs", 3), first.get("duration", 10),
+                      first.get("request_timeout", 20)), ""]
     for suite in suites:
         rows, verdict = machine_rows(suite)
         lines += ["#### %s: %s CPUs, %s MiB usable (Ansible's facts: %s CPUs, %s MiB)" % (
@@ -247,6 +364,12 @@ def render(suites, when):
 
 
 def main(argv):
+    if len(argv) == 3 and argv[1] == "--confirm":
+        with open(argv[2]) as handle:
+            print(json.dumps(confirmations(json.load(handle))))
+        return
+    if len(argv) != 2:
+        sys.exit(__doc__.rsplit("Usage: ", 1)[1])
     reports = argv[1]
     suites = []
     for path in sorted(glob.glob(os.path.join(reports, "*.suite.json"))):
