@@ -170,7 +170,7 @@ def judge_plan(suite, name, summaries, pooled, best):
         "requests_per_second": rps,
         "clean": plan_clean,
         "best_same_server": settings_label(same) if same else None,
-        "best_same_server_measured_as": pooled[same]["names"] if same else [],
+        "best_same_server_agreement": pooled[same]["agreement"] if same else None,
         "over_best_same_server": over_same,
         "overlaps_best_same_server": overlaps_same,
         "over_best": over_best,
@@ -224,11 +224,9 @@ def machine_rows(suite):
     pooled = pool_settings(suite, summaries)
     best = best_key(pooled)
     plans = dict((name, judge_plan(suite, name, summaries, pooled, best)) for name in PLANS)
-    best_plan_rps, best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items()
-                                        if plan["clean"]])
+    best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items() if plan["clean"]])[1]
     best_plan_over_best = plans[best_plan]["over_best"] if best_plan else None
-    judged = [plans[name]["agreement"] for name in PLANS] + [pooled[best_key(pooled, plan_server(name))]["agreement"]
-                                                             for name in PLANS if best_key(pooled, plan_server(name))]
+    judged = [plan[agreement] for plan in plans.values() for agreement in ("agreement", "best_same_server_agreement")]
     verdict = {
         "best": settings_label(best) if best else None,
         "best_measured_as": pooled[best]["names"] if best else [],
