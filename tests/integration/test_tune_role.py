@@ -153,3 +153,40 @@ def test_a_gateway_that_does_not_come_back_is_rolled_back(gateway, tune):
     assert checksums(tuned_files(gateway)) == before
     assert no_backup_left(gateway)
     assert gateway.request("/ready")[0] == 200
+
+
+TUNE_TWICE = """
+- name: Tune twice in one play, the second time with a worker class Gunicorn cannot load
+  hosts: "{{ mcpgateway_hosts | default('mcpgateway') }}"
+  gather_facts: false
+  tasks:
+    - name: Tune with 2 workers
+      ansible.builtin.include_role:
+        name: mcpgateway.tuning.tune
+      vars:
+        tune_workers: 2
+    - name: Tune again, refused by Gunicorn's check before tuning.env is written
+      ansible.builtin.include_role:
+        name: mcpgateway.tuning.tune
+      vars:
+        tune_workers: 2
+        tune_overrides: {worker_class: nope.Worker}
+"""
+
+
+def test_a_failure_in_a_second_run_in_the_same_play_leaves_the_first_runs_files(gateway, tune, tmp_path):
+    # Start from other settings, so that the play's first run writes both files (and registers it).
+    assert tune({"tune_workers": 4}).returncode == 0
+    playbook = tmp_path / "tune_twice.yml"
+    playbook.write_text(TUNE_TWICE)
+    completed = gateway.playbook(capture=True, playbook=str(playbook), extra_vars=gateway.server_role_vars())
+    assert completed.returncode != 0
+    # The second run wrote nothing: the first run's results, still registered, are not rolled back.
+    assert "Nothing changed on" in completed.stdout, completed.stdout[-4000:]
+    assert "worker_class 'nope.Worker' cannot be loaded" in completed.stdout
+    assert recap(completed)["failed"] == 1
+    with open(os.path.join(gateway.config_dir, "gunicorn.conf.py")) as handle:
+        assert "workers = 2\n" in handle.read()
+    assert no_backup_left(gateway)
+    assert gateway.request("/ready")[0] == 200
+    assert len(children(gateway.server_master())) == 2
