@@ -129,6 +129,12 @@ def pool_settings(suite, summaries):
     return pooled
 
 
+def measurements(suite):
+    """Each configuration's summary, and the pooled measurements of each settings."""
+    summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
+    return summaries, pool_settings(suite, summaries)
+
+
 def best_key(pooled, server=None):
     """The fastest clean sweep settings, of one server or of either."""
     return fastest([(entry["summary"]["requests_per_second"], key) for key, entry in pooled.items()
@@ -170,6 +176,7 @@ def judge_plan(suite, name, summaries, pooled, best):
         "requests_per_second": rps,
         "clean": plan_clean,
         "best_same_server": settings_label(same) if same else None,
+        "chose_best_same_server": same is not None and same == key,
         "best_same_server_agreement": pooled[same]["agreement"] if same else None,
         "over_best_same_server": over_same,
         "overlaps_best_same_server": overlaps_same,
@@ -199,17 +206,18 @@ def confirmations(suite):
     """What the suite measures again after the sweep, back to back: for each plan whose worker count
     is not the best of its server, that best count, then the plan. The first measurements of each
     were taken minutes apart; these two are not, and they join the pool of their settings."""
-    summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
-    pooled = pool_settings(suite, summaries)
+    summaries, pooled = measurements(suite)
+    best = best_key(pooled)
     configurations = []
     for name in PLANS:
-        same = best_key(pooled, plan_server(name))
+        plan = judge_plan(suite, name, summaries, pooled, best)
         measured_again = name + AGAIN in summaries or name + AGAIN in suite["failed"]
-        if name not in summaries or measured_again or same is None or same == settings_key(suite, name):
+        if name not in summaries or measured_again or not plan["best_same_server"] or plan["chose_best_same_server"]:
             continue
-        best_name = settings_label(same)
+        best_name = plan["best_same_server"]
+        server, workers = sweep_key(best_name)
         configurations += [
-            {"name": best_name + AGAIN, "kind": "plan", "server": same[0], "workers": same[1], "again": best_name},
+            {"name": best_name + AGAIN, "kind": "plan", "server": server, "workers": workers, "again": best_name},
             {"name": name + AGAIN, "kind": "plan", "server": plan_server(name), "again": name},
         ]
     return configurations
@@ -220,8 +228,7 @@ def machine_rows(suite):
     least TARGET x the best count of its own server (the plan sizes the server the operator chose),
     and the faster plan is at least TARGET x the best of either server; each settings judged on all
     its measurements in the run."""
-    summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
-    pooled = pool_settings(suite, summaries)
+    summaries, pooled = measurements(suite)
     best = best_key(pooled)
     plans = dict((name, judge_plan(suite, name, summaries, pooled, best)) for name in PLANS)
     best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items() if plan["clean"]])[1]
@@ -279,7 +286,7 @@ def verdict_lines(verdict):
             plan["best_same_server"] or "-", cell(plan["over_best_same_server"], 3),
             overlap_text(plan["overlaps_best_same_server"]), verdict["best"] or "-", cell(plan["over_best"], 3),
             overlap_text(plan["overlaps_best"]), "" if plan["clean"] else " (not clean)"))
-        if plan["best_same_server"] == plan["settings"]:
+        if plan["chose_best_same_server"]:
             lines.append("  - the plan chose the best %s count" % server)
         elif plan["back_to_back"] is not None:
             lines.append("  - measured back to back after the sweep, %s%s / %s%s: %s%s" % (
