@@ -83,7 +83,9 @@ def test_check_mode_shows_the_change_and_writes_nothing(apply_role, env_path):
     ({"granian_blocking_threads": 4}, "blocking_threads 4 must be 1"),
     ({"granian_workers_lifetime": 30}, "workers_lifetime 30 0 (off) or at least 60"),
     ({"granian_workers": "four"}, "granian_workers"),
-], ids=["loop not installed", "blocking threads on ASGI", "short lifetime", "a word for workers"])
+    ({"granian_check_application_memory_mb": -1}, "check_application_memory_mb at least 0"),
+], ids=["loop not installed", "blocking threads on ASGI", "short lifetime", "a word for workers",
+        "negative check memory"])
 def test_bad_settings_fail_clearly_and_leave_the_file(gateway, apply_role, env_path, settings, message):
     before = checksum(env_path)
     completed = apply_role(settings)
@@ -91,3 +93,21 @@ def test_bad_settings_fail_clearly_and_leave_the_file(gateway, apply_role, env_p
     assert message in completed.stdout, completed.stdout[-3000:]
     assert checksum(env_path) == before
     assert gateway.request("/ready")[0] == 200
+
+
+def test_short_of_memory_the_check_leaves_out_the_application_and_says_so(apply_role, env_path):
+    # An application that does not import tells the two checks apart: the whole check refuses it.
+    settings = {"granian_workers": 2, "granian_app": "mcpgateway.no_such_module:app"}
+    before = checksum(env_path)
+    whole = apply_role(dict(settings, granian_check_application_memory_mb=0))
+    assert whole.returncode != 0
+    assert "the application mcpgateway.no_such_module:app does not import" in whole.stdout, whole.stdout[-3000:]
+    assert checksum(env_path) == before
+
+    # 1 TiB is more than this machine has free, as a running gateway on a small VM leaves too little.
+    short = apply_role(dict(settings, granian_check_application_memory_mb=1048576))
+    assert short.returncode == 0, short.stdout[-3000:]
+    assert "left out importing mcpgateway.no_such_module:app" in short.stdout
+    assert "the import needs 1048576" in short.stdout
+    with open(env_path) as handle:
+        assert "GRANIAN_WORKERS=2" in handle.read().splitlines()

@@ -87,7 +87,8 @@ def test_check_mode_shows_the_change_and_writes_nothing(apply_role, config_path)
     ({"gunicorn_worker_class": "nope.Worker"}, "worker_class 'nope.Worker' cannot be loaded"),
     ({"gunicorn_workers": -1}, "Gunicorn settings out of range"),
     ({"gunicorn_workers": "four"}, "gunicorn_workers"),
-], ids=["unknown worker class", "negative workers", "a word for workers"])
+    ({"gunicorn_check_application_memory_mb": -1}, "check_application_memory_mb at least 0"),
+], ids=["unknown worker class", "negative workers", "a word for workers", "negative check memory"])
 def test_bad_settings_fail_clearly_and_leave_the_file(gateway, apply_role, config_path, settings, message):
     before = checksum(config_path)
     completed = apply_role(settings)
@@ -95,6 +96,24 @@ def test_bad_settings_fail_clearly_and_leave_the_file(gateway, apply_role, confi
     assert message in completed.stdout, completed.stdout[-3000:]
     assert checksum(config_path) == before
     assert gateway.request("/ready")[0] == 200
+
+
+def test_short_of_memory_the_check_leaves_out_the_application_and_says_so(gateway, apply_role, config_path):
+    # An application that does not import tells the two checks apart: the whole check refuses it.
+    settings = {"gunicorn_workers": 3, "gunicorn_app": "mcpgateway.no_such_module:app"}
+    before = checksum(config_path)
+    whole = apply_role(dict(settings, gunicorn_check_application_memory_mb=0))
+    assert whole.returncode != 0
+    assert "the application mcpgateway.no_such_module:app does not import" in whole.stdout, whole.stdout[-3000:]
+    assert checksum(config_path) == before
+
+    # 1 TiB is more than this machine has free, as a running gateway on a small VM leaves too little.
+    short = apply_role(dict(settings, gunicorn_check_application_memory_mb=1048576))
+    assert short.returncode == 0, short.stdout[-3000:]
+    assert "left out importing mcpgateway.no_such_module:app" in short.stdout
+    assert "the import needs 1048576" in short.stdout
+    with open(config_path) as handle:
+        assert "workers = 3" in handle.read()
 
 
 def test_back_to_the_defaults(gateway, apply_role):

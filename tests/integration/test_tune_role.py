@@ -121,7 +121,8 @@ def test_switches_to_granian_and_back(gateway, tune):
     ({"tune_workers": "four"}, "argument 'tune_workers' is of type str and we were unable to convert to int"),
     ({"tune_workers": -1}, "tune_workers (-1) must be 0 (plan it) or a positive number"),
     ({"tune_profile": "turbo"}, "value of tune_profile must be one of"),
-], ids=["unknown worker class", "a word for workers", "negative workers", "unknown profile"])
+    ({"tune_check_application_memory_mb": -1}, "tune_check_application_memory_mb (-1) at least 0"),
+], ids=["unknown worker class", "a word for workers", "negative workers", "unknown profile", "negative check memory"])
 def test_bad_input_is_refused_before_anything_changes(gateway, tune, settings, message):
     before = checksums(tuned_files(gateway))
     master = gateway.server_master()
@@ -139,6 +140,16 @@ def test_a_worker_count_from_a_survey_string_is_taken(gateway, tune):
     assert completed.returncode == 0, completed.stdout[-4000:]
     assert "changed workers:" in completed.stdout and " -> 3" in completed.stdout
     assert len(children(gateway.server_master())) == 3
+
+
+def test_short_of_memory_the_check_leaves_out_the_application_and_the_summary_warns(gateway, tune):
+    # 1 TiB is more than this machine has free, as a running gateway on a small VM leaves too little.
+    completed = tune({"tune_workers": 4, "tune_check_application_memory_mb": 1048576})
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    assert ("warning: the check of the new gunicorn file left out importing the application" in completed.stdout
+            and "the import needs 1048576" in completed.stdout), completed.stdout[-4000:]
+    assert len(children(gateway.server_master())) == 4
+    assert no_backup_left(gateway)
 
 
 def test_a_gateway_that_does_not_come_back_is_rolled_back(gateway, tune):

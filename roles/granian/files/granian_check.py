@@ -9,7 +9,10 @@ socket: its option parsing checks every value's type and range, its server check
 combinations (blocking threads on ASGI, workers lifetime, ...), then the event loop is loaded and
 the application imported. Exits 0 when all of it works; otherwise prints what failed and exits 1.
 
-Usage: python granian_check.py [--chdir DIR] [--env-file FILE ...] APP_MODULE < granian.env
+With --no-application the import is left out: it holds about a worker's memory while it runs,
+which a host short of memory cannot spare beside the running gateway.
+
+Usage: python granian_check.py [--chdir DIR] [--env-file FILE ...] [--no-application] APP_MODULE < granian.env
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def main(argv):
     parser = argparse.ArgumentParser(description="Check a Granian environment file read from standard input.")
     parser.add_argument("--chdir", help="the service's working folder")
     parser.add_argument("--env-file", action="append", default=[], help="an environment file; missing ones are skipped")
+    parser.add_argument("--no-application", action="store_true",
+                        help="check the settings and the event loop, without importing the application")
     parser.add_argument("app", help="the application, for example mcpgateway.main:app")
     options = parser.parse_args(argv[1:])
     for path in options.env_file:
@@ -65,11 +70,12 @@ def main(argv):
         except RuntimeError as error:
             sys.exit("GRANIAN_LOOP=%s: %s (install it in the gateway's environment, or choose another loop)"
                      % (loop, error))
-        try:
-            target_loader()
-        except Exception:  # pylint: disable=broad-except
-            traceback.print_exc()
-            sys.exit("the application %s does not import with this environment (above)" % options.app)
+        if not options.no_application:
+            try:
+                target_loader()
+            except Exception:  # pylint: disable=broad-except
+                traceback.print_exc()
+                sys.exit("the application %s does not import with this environment (above)" % options.app)
         checked.update(workers=server.workers, loop=loop, interface=getattr(server.interface, "value", server.interface),
                        runtime_mode=getattr(server.runtime_mode, "value", server.runtime_mode))
 
@@ -85,8 +91,9 @@ def main(argv):
         sys.exit("Granian stopped before loading the application (its message is above)")
     if checked["interface"] != "asgi":
         sys.exit("GRANIAN_INTERFACE is %s: the gateway is an ASGI application, set asgi" % checked["interface"])
-    print("settings accepted by Granian; %(workers)d workers, %(runtime_mode)s runtime, %(loop)s loop; "
-          "application imports" % checked + " (%s)" % options.app)
+    print("settings accepted by Granian; %(workers)d workers, %(runtime_mode)s runtime, %(loop)s loop; " % checked
+          + "application %s (%s)" % ("not imported (--no-application)" if options.no_application else "imports",
+                                     options.app))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ loads the configuration with Gunicorn's loader, loads the worker class, and impo
 application, as a start with preload_app would. Exits 0 when all three work; otherwise prints what
 failed and exits 1.
 
-Usage: python gunicorn_check.py [--chdir DIR] [--env-file FILE ...] APP_MODULE < gunicorn.conf.py
+With --no-application the import is left out: it holds about a worker's memory while it runs,
+which a host short of memory cannot spare beside the running gateway.
+
+Usage: python gunicorn_check.py [--chdir DIR] [--env-file FILE ...] [--no-application] APP_MODULE < gunicorn.conf.py
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ def main(argv):
     parser = argparse.ArgumentParser(description="Check a Gunicorn configuration read from standard input.")
     parser.add_argument("--chdir", help="the service's working folder")
     parser.add_argument("--env-file", action="append", default=[], help="an environment file; missing ones are skipped")
+    parser.add_argument("--no-application", action="store_true",
+                        help="check the configuration and the worker class, without importing the application")
     parser.add_argument("app", help="the application, for example mcpgateway.main:app")
     options = parser.parse_args(argv[1:])
     for path in options.env_file:
@@ -61,15 +66,17 @@ def main(argv):
         except Exception as error:  # pylint: disable=broad-except
             sys.exit("worker_class %r cannot be loaded: %s"
                      % (application.cfg.settings["worker_class"].get(), str(error).strip().splitlines()[0]))
-        try:
-            application.load()
-        except Exception:  # pylint: disable=broad-except
-            traceback.print_exc()
-            sys.exit("the application %s does not import with this configuration (above)" % options.app)
+        if not options.no_application:
+            try:
+                application.load()
+            except Exception:  # pylint: disable=broad-except
+                traceback.print_exc()
+                sys.exit("the application %s does not import with this configuration (above)" % options.app)
     finally:
         os.unlink(candidate.name)
-    print("configuration loads; worker class %s.%s; application %s imports"
-          % (worker_class.__module__, worker_class.__name__, options.app))
+    print("configuration loads; worker class %s.%s; application %s %s"
+          % (worker_class.__module__, worker_class.__name__, options.app,
+             "not imported (--no-application)" if options.no_application else "imports"))
 
 
 if __name__ == "__main__":
