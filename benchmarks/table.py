@@ -3,16 +3,19 @@
 """Turn the performance suite's phases (benchmarks/suite.yml) into the results table.
 
 Per machine: every configuration's median requests/s and p99 over its runs, its failures, its
-memory peak, anonymous memory and OOM kills on a small VM, and the ratios the suite is judged by:
-each server's plan / the best worker count of that server, the faster plan / the best of the sweep
-(target 0.95 or more, with no error), and the Gunicorn plan / upstream's defaults, measured first
-and again last. A plan runs the settings of the sweep count with its worker count, so each ratio
-pools every measurement of the same settings in the run, the ones measured back to back after the
-sweep included (confirmations()). Writes benchmarks/results/latest.md, a dated JSON beside it, and
-the table into README.md between its benchmark markers.
+memory peak, anonymous memory and OOM kills on a small VM, and the ratios the suite is judged by.
+The sweep finds the best worker count of each server; then the plans and those counts are measured
+in rounds, next to each other ("tuned-gunicorn@2" is the Gunicorn plan in round 2), and every ratio
+of a plan is taken within a round and judged on its median over the rounds. On the test host one
+configuration's throughput drifts by 10 to 15 % over an hour, more than the target's tolerance,
+and little over the minutes a round takes. The ratios: each server's plan / the best count of that
+server, the faster plan / the best of the sweep (target 0.95 or more, with no error), and the
+Gunicorn plan / upstream's defaults, measured first and again last. Writes
+benchmarks/results/latest.md, a dated JSON beside it, and the table into README.md between its
+benchmark markers.
 
 Usage: python benchmarks/table.py REPORTS_DIR
-       python benchmarks/table.py --confirm SUITE_JSON   (what suite.yml measures again, as JSON)
+       python benchmarks/table.py --round-counts SUITE_JSON   (the counts suite.yml measures in each round, as JSON)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import datetime
 import glob
 import json
 import os
+import statistics
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,23 +38,32 @@ TARGET = 0.95
 # suite.yml's plans: the tune role's plan for each server, named "tuned-<server>"; Gunicorn is the
 # role's default server, and the one upstream's defaults run.
 PLANS = ("tuned-gunicorn", "tuned-granian")
+SERVERS = ("gunicorn", "granian")
 DEFAULT_PLAN = "tuned-gunicorn"
-# A configuration measured again later in the run is named after the first with this suffix.
-AGAIN = "-again"
-# Upstream's defaults are measured first and, where they answered, again after the sweep: the two
-# bracket the suite, so a ratio to them shows how much the host drifted in between.
-UPSTREAM = ("upstream", "upstream" + AGAIN)
+# A measurement in a round is named after its configuration with this and the round's number.
+ROUND = "@"
+# Upstream's defaults are measured first and, where they answered, again at the end: the two
+# bracket the suite, so that a ratio to them shows how much the host drifted in between.
+UPSTREAM = ("upstream", "upstream-again")
 # How benchmarks/tasks/configuration.yml records a configuration it did not measure at all.
 NOT_MEASURED = "not put on the machine"
 
 
+def round_of(name):
+    """The round of a measurement ("tuned-gunicorn@2" is in round 2), or None outside the rounds."""
+    base, _, number = name.rpartition(ROUND)
+    return int(number) if base and number.isdigit() else None
+
+
 def first_name(name):
-    """The configuration a name measures: "gunicorn-3-again" measures "gunicorn-3" again."""
-    return name[:-len(AGAIN)] if name.endswith(AGAIN) else name
+    """The configuration a name measures: "gunicorn-3@2" measures "gunicorn-3"."""
+    return name.rpartition(ROUND)[0] if round_of(name) is not None else name
 
 
 def is_swept(name):
-    return first_name(name) not in PLANS + UPSTREAM[:1]
+    """A measurement of the sweep itself ("gunicorn-3"), not of a round or of upstream's defaults."""
+    server, _, workers = name.rpartition("-")
+    return server in SERVERS and workers.isdigit()
 
 
 def oom_kills(suite, name):
@@ -64,7 +77,7 @@ def clean(suite, name, summary):
 
 
 def sweep_key(name):
-    """A sweep configuration's (server, workers), from its name "gunicorn-3" (or "gunicorn-3-again")."""
+    """A sweep configuration's (server, workers), from its name "gunicorn-3" (or "gunicorn-3@2")."""
     server, workers = first_name(name).split("-")
     return server, int(workers)
 
@@ -74,16 +87,16 @@ def plan_server(name):
 
 
 def settings_key(suite, name):
-    """The settings a configuration runs. A plan runs its server with the worker count it planned,
+    """The settings a measurement runs. A plan runs its server with the worker count it planned,
     which are the settings of that sweep count: the sweep forces the count and plans the rest. So
     every measurement of one (server, workers) measures the same settings. Upstream's defaults have
-    their own."""
+    their own, and so has a plan that did not come up."""
     first = first_name(name)
     if first in PLANS:
-        workers = suite["workers"].get(name, suite["workers"].get(first))
+        workers = suite["workers"].get(name)
         return (plan_server(first), workers) if workers else (first,)
-    if first == UPSTREAM[0]:
-        return (first,)
+    if first in UPSTREAM:
+        return (UPSTREAM[0],)
     return sweep_key(first)
 
 
@@ -105,95 +118,94 @@ def runs_overlap(summary, other):
     return min(ours) <= max(theirs) and min(theirs) <= max(ours)
 
 
-def pool_settings(suite, summaries):
-    """Every measurement of each settings, pooled: the median of all their runs, clean only if every
-    measurement was (and none failed), and how far the measurements' own medians fall apart."""
-    groups = {}
+def summaries_of(suite):
+    """Each measurement's summary, for those that have runs."""
+    return dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
+
+
+def best_key(suite, summaries, server=None):
+    """The settings of the fastest clean count of the sweep, of one server or of either: what the
+    rounds measure the plans against."""
+    return fastest([(summary["requests_per_second"], sweep_key(name)) for name, summary in summaries.items()
+                    if is_swept(name) and clean(suite, name, summary) and summary["requests_per_second"] is not None
+                    and (server is None or sweep_key(name)[0] == server)])[1]
+
+
+def rounds(suite, summaries):
+    """{round: {measurement: its summary, or None where it did not come up}}."""
+    found = {}
     for name in set(summaries) | set(suite["failed"]):
-        if name in summaries or not suite["failed"][name].startswith(NOT_MEASURED):
-            groups.setdefault(settings_key(suite, name), []).append(name)
-    pooled = {}
-    for key, names in groups.items():
-        measured = sorted(name for name in names if name in summaries)
-        if not measured:
-            continue
-        medians = [summaries[name]["requests_per_second"] for name in measured]
-        pooled[key] = {
-            "names": measured,
-            "summary": summarize_runs([run for name in measured for run in suite["phases"][name]]),
-            "clean": len(measured) == len(names) and all(clean(suite, name, summaries[name]) for name in measured),
-            "swept": any(is_swept(name) for name in measured),
-            # The slowest measurement over the fastest: 1 for one measurement.
-            "agreement": (ratio(min(medians), max(medians)) if None not in medians else None),
-        }
-    return pooled
+        if round_of(name) is not None:
+            found.setdefault(round_of(name), {})[name] = summaries.get(name)
+    return found
 
 
-def measurements(suite):
-    """Each configuration's summary, and the pooled measurements of each settings."""
-    summaries = dict((name, summarize_runs(runs)) for name, runs in suite["phases"].items() if runs)
-    return summaries, pool_settings(suite, summaries)
+def round_ratio(suite, visits, name, reference):
+    """A plan's measurement over the clean measurement of the reference settings in the same round:
+    1 where the plan runs those settings itself, None where the round has no clean one."""
+    summary = visits.get(name)
+    if reference is None or not summary:
+        return None
+    if settings_key(suite, name) == reference:
+        return 1.0
+    for other, theirs in sorted(visits.items()):
+        if theirs and settings_key(suite, other) == reference and clean(suite, other, theirs):
+            return ratio(summary["requests_per_second"], theirs["requests_per_second"])
+    return None
 
 
-def best_key(pooled, server=None):
-    """The fastest clean sweep settings, of one server or of either."""
-    return fastest([(entry["summary"]["requests_per_second"], key) for key, entry in pooled.items()
-                    if entry["swept"] and entry["clean"] and (server is None or key[0] == server)])[1]
-
-
-def pair_ratio(summaries, name, other):
-    """The ratio of two configurations measured back to back after the sweep, where they were."""
-    ours, theirs = summaries.get(name + AGAIN), summaries.get(other + AGAIN) if other else None
-    if not ours or not theirs:
+def median_and_range(values):
+    """The median of the rounds' ratios, and the lowest and the highest; Nones where there are none."""
+    values = [value for value in values if value is not None]
+    if not values:
         return None, None
-    return ratio(ours["requests_per_second"], theirs["requests_per_second"]), runs_overlap(ours, theirs)
+    return round(statistics.median(values), 3), (min(values), max(values))
 
 
-def judge_plan(suite, name, summaries, pooled, best):
-    """One plan, on every measurement of its settings, against the best count of its own server
-    and the best of either server, on every measurement of theirs."""
-    key = settings_key(suite, name)
-    entry = pooled.get(key)
-    same = best_key(pooled, plan_server(name))
-    rps = entry["summary"]["requests_per_second"] if entry else None
-    plan_clean = bool(entry and entry["clean"])
-
-    def against(other):
-        if other is None or not entry:
-            return None, None
-        if other == key:
-            return 1.0, True
-        return (ratio(rps, pooled[other]["summary"]["requests_per_second"]),
-                runs_overlap(entry["summary"], pooled[other]["summary"]))
-
-    over_same, overlaps_same = against(same)
-    over_best, overlaps_best = against(best)
-    back_to_back, back_to_back_overlap = pair_ratio(summaries, name, settings_label(same) if same else None)
+def judge_plan(suite, name, summaries, by_round, best):
+    """One plan, round by round, against the best count of its own server and the best of either."""
+    same = best_key(suite, summaries, plan_server(name))
+    measured = []
+    for number in sorted(by_round):
+        visit = "%s%s%d" % (name, ROUND, number)
+        if visit in by_round[number]:
+            summary = by_round[number][visit]
+            measured.append({
+                "round": number,
+                "name": visit,
+                "settings": settings_label(settings_key(suite, visit)),
+                "requests_per_second": summary["requests_per_second"] if summary else None,
+                "clean": bool(summary and clean(suite, visit, summary)),
+                "over_best_same_server": round_ratio(suite, by_round[number], visit, same),
+                "over_best": round_ratio(suite, by_round[number], visit, best),
+            })
+    over_same, over_same_range = median_and_range(entry["over_best_same_server"] for entry in measured)
+    over_best, over_best_range = median_and_range(entry["over_best"] for entry in measured)
+    plan_runs = [run for entry in measured for run in suite["phases"].get(entry["name"], [])]
+    plan_clean = bool(measured) and all(entry["clean"] for entry in measured)
     return {
-        "settings": settings_label(key),
-        "measured_as": entry["names"] if entry else [],
-        "agreement": entry["agreement"] if entry else None,
-        "requests_per_second": rps,
+        "settings": sorted(set(entry["settings"] for entry in measured)),
+        "rounds": measured,
+        # Every run of the plan in the rounds: for the ratio to upstream's defaults, measured outside them.
+        "summary": summarize_runs(plan_runs) if plan_runs else None,
         "clean": plan_clean,
         "best_same_server": settings_label(same) if same else None,
-        "chose_best_same_server": same is not None and same == key,
-        "best_same_server_agreement": pooled[same]["agreement"] if same else None,
+        "chose_best_same_server": bool(measured) and same is not None and all(
+            entry["settings"] == settings_label(same) for entry in measured),
         "over_best_same_server": over_same,
-        "overlaps_best_same_server": overlaps_same,
+        "over_best_same_server_range": over_same_range,
         "over_best": over_best,
-        "overlaps_best": overlaps_best,
-        "back_to_back": back_to_back,
-        "back_to_back_overlap": back_to_back_overlap,
-        # Where no worker count of its server ran clean, a clean plan is ahead of all of them.
-        "met_same_server": plan_clean and (over_same is None or over_same >= TARGET),
+        "over_best_range": over_best_range,
+        # Where no worker count of its server ran clean, a clean plan is ahead of all of them; where
+        # one did but no round has both, the plan cannot be judged.
+        "met_same_server": plan_clean and (same is None or (over_same is not None and over_same >= TARGET)),
     }
 
 
-def judge_upstream(suite, name, summaries, pooled):
-    """The Gunicorn plan, on every measurement of its settings, against one measurement of upstream's defaults."""
-    plan = pooled.get(settings_key(suite, DEFAULT_PLAN)) if DEFAULT_PLAN in summaries else None
-    plan_summary = plan["summary"] if plan else None
+def judge_upstream(suite, name, summaries, plan):
+    """The Gunicorn plan, on all its runs in the rounds, against one measurement of upstream's defaults."""
     upstream = summaries.get(name)
+    plan_summary = plan["summary"]
     return {
         "default_plan_over": ratio(plan_summary["requests_per_second"] if plan_summary else None,
                                    upstream["requests_per_second"] if upstream else None),
@@ -202,64 +214,61 @@ def judge_upstream(suite, name, summaries, pooled):
     }
 
 
-def confirmations(suite):
-    """What the suite measures again after the sweep, back to back: for each plan whose worker count
-    is not the best of its server, that best count, then the plan. The first measurements of each
-    were taken minutes apart; these two are not, and they join the pool of their settings."""
-    summaries, pooled = measurements(suite)
-    best = best_key(pooled)
-    configurations = []
+def round_counts(suite):
+    """The best count of each server whose settings its plan did not run in the first round: suite.yml
+    measures them beside the plans in every round. The best of the sweep is one of them, or a plan."""
+    summaries = summaries_of(suite)
+    counts = []
     for name in PLANS:
-        plan = judge_plan(suite, name, summaries, pooled, best)
-        measured_again = name + AGAIN in summaries or name + AGAIN in suite["failed"]
-        if name not in summaries or measured_again or not plan["best_same_server"] or plan["chose_best_same_server"]:
-            continue
-        best_name = plan["best_same_server"]
-        server, workers = sweep_key(best_name)
-        configurations += [
-            {"name": best_name + AGAIN, "kind": "plan", "server": server, "workers": workers, "again": best_name},
-            {"name": name + AGAIN, "kind": "plan", "server": plan_server(name), "again": name},
-        ]
-    return configurations
+        key = best_key(suite, summaries, plan_server(name))
+        if key and settings_key(suite, name + ROUND + "1") != key:
+            counts.append({"name": settings_label(key), "kind": "plan", "server": key[0], "workers": key[1]})
+    return counts
 
 
 def machine_rows(suite):
-    """The table's rows, and the verdict: the target is met when every plan ran clean, each is at
-    least TARGET x the best count of its own server (the plan sizes the server the operator chose),
-    and the faster plan is at least TARGET x the best of either server; each settings judged on all
-    its measurements in the run."""
-    summaries, pooled = measurements(suite)
-    best = best_key(pooled)
-    plans = dict((name, judge_plan(suite, name, summaries, pooled, best)) for name in PLANS)
-    best_plan = fastest([(plan["requests_per_second"], name) for name, plan in plans.items() if plan["clean"]])[1]
+    """The table's rows, and the verdict: the target is met when every plan ran clean in every round,
+    each is at least TARGET x the best count of its own server (the plan sizes the server the
+    operator chose), and the faster plan is at least TARGET x the best of either server; each ratio
+    the median of its rounds."""
+    summaries = summaries_of(suite)
+    by_round = rounds(suite, summaries)
+    best = best_key(suite, summaries)
+    plans = dict((name, judge_plan(suite, name, summaries, by_round, best)) for name in PLANS)
+    # Measured in the same rounds, the plans compare through their ratios to the best.
+    best_plan = fastest([((plan["over_best"] or 0.0, (plan["summary"] or {}).get("requests_per_second") or 0.0), name)
+                         for name, plan in plans.items() if plan["clean"]])[1]
     best_plan_over_best = plans[best_plan]["over_best"] if best_plan else None
-    judged = [plan[agreement] for plan in plans.values() for agreement in ("agreement", "best_same_server_agreement")]
+    judged = [plan["over_best_same_server_range"] for plan in plans.values()]
+    judged.append(plans[best_plan]["over_best_range"] if best_plan else None)
     verdict = {
         "best": settings_label(best) if best else None,
-        "best_measured_as": pooled[best]["names"] if best else [],
+        "rounds": len(by_round),
         "plans": plans,
         "best_plan": best_plan,
         "best_plan_over_best": best_plan_over_best,
-        "best_plan_overlaps_best": plans[best_plan]["overlaps_best"] if best_plan else None,
+        "best_plan_over_best_range": plans[best_plan]["over_best_range"] if best_plan else None,
         # The first measurement always has a line (without runs, its ratio is "-"); the second only
         # where it was taken.
-        "upstream": dict((name, judge_upstream(suite, name, summaries, pooled))
+        "upstream": dict((name, judge_upstream(suite, name, summaries, plans[DEFAULT_PLAN]))
                          for name in UPSTREAM if name in summaries or name == UPSTREAM[0]),
-        # Every plan clean (so there is a faster plan), and each near its own and the best.
+        # Every plan clean and near its own server's best, and the faster plan near the best.
         "met": (all(plan["met_same_server"] for plan in plans.values())
-                and (best_plan_over_best is None or best_plan_over_best >= TARGET)),
-        # Whether the settings judged, each measured more than once, stayed within the target's
-        # tolerance: if not, the run cannot tell a plan at 0.95 of the best from one below it.
-        "repeatable": all(agreement >= TARGET for agreement in judged if agreement is not None),
+                and (best is None or (best_plan_over_best is not None and best_plan_over_best >= TARGET))),
+        # Whether each of those ratios reached the target in every round, not only on the median.
+        "met_in_every_round": all(span is None or span[0] >= TARGET for span in judged),
     }
     rows = []
-    # A sweep configuration that failed has no summary: list it from the failures too.
+    # A configuration that failed has no summary: list it from the failures too.
     names = set(summaries) | set(suite["failed"])
-    not_swept = list(UPSTREAM) + list(PLANS) + [name + AGAIN for name in PLANS]
-    for name in not_swept + sorted((name for name in names if is_swept(name)), key=lambda name: (sweep_key(name), name)):
+    order = [name for name in UPSTREAM if name in names]
+    order += sorted((name for name in names if is_swept(name)), key=sweep_key)
+    order += sorted((name for name in names if round_of(name) is not None),
+                    key=lambda name: (round_of(name), first_name(name) not in PLANS, name))
+    for name in order:
         if name in suite["failed"] and name not in summaries:
             rows.append((name, suite["workers"].get(name, "-"), "no result: %s" % suite["failed"][name][:120]))
-        elif name in summaries:
+        else:
             rows.append((name, suite["workers"].get(name, "-"), summaries[name]))
     return rows, verdict
 
@@ -270,10 +279,23 @@ def overlap_text(overlaps):
     return " (runs overlap)" if overlaps else " (runs apart)"
 
 
-def measured_text(names, agreement):
-    if len(names) < 2:
-        return "measured once"
-    return "measured %d times (%s), slowest / fastest %s" % (len(names), ", ".join(names), cell(agreement, 3))
+def range_text(span):
+    return "" if span is None else ", rounds %s to %s" % (cell(span[0], 3), cell(span[1], 3))
+
+
+def settings_text(plan):
+    if not plan["settings"]:
+        return "measured in no round"
+    if len(plan["settings"]) == 1:
+        return "%s's settings, %d rounds" % (plan["settings"][0], len(plan["rounds"]))
+    return "settings %s: the plan changed between rounds" % ", ".join(plan["settings"])
+
+
+def round_text(entry):
+    if entry["requests_per_second"] is None:
+        return "%d: no result" % entry["round"]
+    return "%d: %s and %s%s" % (entry["round"], cell(entry["over_best_same_server"], 3), cell(entry["over_best"], 3),
+                                "" if entry["clean"] else " (not clean)")
 
 
 def verdict_lines(verdict):
@@ -281,35 +303,37 @@ def verdict_lines(verdict):
     for name in PLANS:
         plan = verdict["plans"][name]
         server = plan_server(name).capitalize()
-        lines.append("- %s (%s's settings, %s) / best %s count (%s): **%s**%s; / best of the sweep (%s): %s%s%s" % (
-            name, plan["settings"], measured_text(plan["measured_as"], plan["agreement"]), server,
-            plan["best_same_server"] or "-", cell(plan["over_best_same_server"], 3),
-            overlap_text(plan["overlaps_best_same_server"]), verdict["best"] or "-", cell(plan["over_best"], 3),
-            overlap_text(plan["overlaps_best"]), "" if plan["clean"] else " (not clean)"))
+        lines.append("- %s (%s) / best %s count (%s): **%s**%s; / best of the sweep (%s): %s%s%s" % (
+            name, settings_text(plan), server, plan["best_same_server"] or "-", cell(plan["over_best_same_server"], 3),
+            range_text(plan["over_best_same_server_range"]), verdict["best"] or "-", cell(plan["over_best"], 3),
+            range_text(plan["over_best_range"]), "" if plan["clean"] else " (not clean)"))
         if plan["chose_best_same_server"]:
             lines.append("  - the plan chose the best %s count" % server)
-        elif plan["back_to_back"] is not None:
-            lines.append("  - measured back to back after the sweep, %s%s / %s%s: %s%s" % (
-                name, AGAIN, plan["best_same_server"], AGAIN, cell(plan["back_to_back"], 3),
-                overlap_text(plan["back_to_back_overlap"])))
-    lines.append("- the best of the sweep: %s (measured as %s)" % (
-        verdict["best"] or "-", ", ".join(verdict["best_measured_as"]) or "-"))
+        if plan["rounds"]:
+            lines.append("  - by round, / the best %s count and / the best of the sweep: %s" % (
+                server, "; ".join(round_text(entry) for entry in plan["rounds"])))
+    lines.append("- the best of the sweep: %s" % (verdict["best"] or "-"))
     lines.append("- the faster plan (%s) / best of the sweep (%s): **%s**%s" % (
         verdict["best_plan"] or "-", verdict["best"] or "-", cell(verdict["best_plan_over_best"], 3),
-        overlap_text(verdict["best_plan_overlaps_best"])))
+        range_text(verdict["best_plan_over_best_range"])))
     for name in UPSTREAM:
         upstream = verdict["upstream"].get(name)
         if upstream:
-            lines.append("- %s / upstream's defaults%s: **%s**%s (upstream clean: %s)" % (
-                DEFAULT_PLAN, " measured again after the sweep" if name != UPSTREAM[0] else "",
+            lines.append("- %s (all its runs in the rounds) / upstream's defaults%s: **%s**%s (upstream clean: %s)" % (
+                DEFAULT_PLAN, " measured again at the end" if name != UPSTREAM[0] else "",
                 cell(upstream["default_plan_over"], 3), overlap_text(upstream["overlaps_default_plan"]),
                 "yes" if upstream["clean"] else "no"))
+    if not verdict["rounds"]:
+        qualifier = "; no round was measured, so no plan could be judged"
+    elif verdict["met"] and not verdict["met_in_every_round"]:
+        qualifier = " on the medians of the rounds, not in every round"
+    elif verdict["met"]:
+        qualifier = " in every round"
+    else:
+        qualifier = ""
     lines.append("- target (each plan at least %.2f of its server's best and the faster plan at least %.2f of the "
-                 "best, with no error): **%s**%s" % (
-                     TARGET, TARGET, "met" if verdict["met"] else "not met",
-                     "" if verdict["repeatable"] else
-                     "; but settings judged here, measured at different times of this run, differ by more than "
-                     "%d %%, so its ratios cannot tell %.2f from below it" % (round((1 - TARGET) * 100), TARGET)))
+                 "best, with no error; medians of %d rounds): **%s**%s" % (
+                     TARGET, TARGET, verdict["rounds"], "met" if verdict["met"] else "not met", qualifier))
     return lines
 
 
@@ -338,10 +362,11 @@ def render(suites, when):
              "%s runs of %s s each after a warm-up, median, %s s per request at most; JSON-RPC tools/list on "
              "PostgreSQL with max_connections 100). Memory: the small VM's cgroup peak (MiB, of its limit, page cache included), its anonymous "
              "memory after the runs (MiB: what the processes hold, about their peak) and OOM kills during the "
-             "configuration. Upstream's defaults are measured first and, where they answered, again after the sweep. "
-             "A plan runs the settings of the sweep count with its worker count; where that is not the best count "
-             "of its server, both are measured again after the sweep, back to back (\"-again\"), and each ratio "
-             "below is of the medians of all runs of the same settings. "
+             "configuration. Upstream's defaults are measured first and, where they answered, again at the end. "
+             "After the sweep, the plans and the best count of each server are measured in rounds, in turns "
+             "(\"@2\": round 2; the order reversed in even rounds), and each ratio of a plan is the median of the "
+             "ratios within its rounds: the host drifts over the hour a sweep takes, little over the minutes a "
+             "round takes. A plan runs the settings of the sweep count with its worker count. "
              "A ratio whose runs overlap (the slowest run of each below the fastest of the other) is within what "
              "repeating the runs changes. Reproduce: `sudo make benchmark`.")
     # Suites before 2026-12-01 evening ran hey with its 20 s default.
@@ -360,7 +385,7 @@ def render(suites, when):
                 lines.append("| %s | %s | %s | | | | | %s | %s | %s | |" % cells)
                 continue
             lines.append("| %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |" % ((
-                "**%s**" % name if name in PLANS else name, workers, cell(summary["requests_per_second"]),
+                "**%s**" % name if first_name(name) in PLANS else name, workers, cell(summary["requests_per_second"]),
                 run_range(summary), cell(summary["p99_ms"]), summary["non_2xx"], summary["errors"])
                 + tuple(memory_cells(suite, name)) + (
                 "yes" if summary["valid"] else "no: %s" % "; ".join(sorted(set(summary["invalid_reasons"])))[:80],)))
@@ -369,9 +394,9 @@ def render(suites, when):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == "--confirm":
+    if len(argv) == 3 and argv[1] == "--round-counts":
         with open(argv[2]) as handle:
-            print(json.dumps(confirmations(json.load(handle))))
+            print(json.dumps(round_counts(json.load(handle))))
         return
     if len(argv) != 2:
         sys.exit(__doc__.rsplit("Usage: ", 1)[1])
