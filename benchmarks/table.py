@@ -51,7 +51,7 @@ NOT_MEASURED = "not put on the machine"
 
 def round_of(name):
     """The round of a measurement ("tuned-gunicorn@2" is in round 2), or None outside the rounds."""
-    base, _, number = name.rpartition(ROUND)
+    base, number = name.rpartition(ROUND)[::2]
     return int(number) if base and number.isdigit() else None
 
 
@@ -62,7 +62,7 @@ def first_name(name):
 
 def is_swept(name):
     """A measurement of the sweep itself ("gunicorn-3"), not of a round or of upstream's defaults."""
-    server, _, workers = name.rpartition("-")
+    server, workers = name.rpartition("-")[::2]
     return server in SERVERS and workers.isdigit()
 
 
