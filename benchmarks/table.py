@@ -140,18 +140,19 @@ def rounds(suite, summaries):
     return found
 
 
-def round_ratio(suite, visits, name, reference):
-    """A plan's measurement over the clean measurement of the reference settings in the same round:
-    1 where the plan runs those settings itself, None where the round has no clean one."""
+def round_comparison(suite, visits, name, reference):
+    """A plan's measurement over the clean measurement of the reference settings in the same round,
+    and whether their runs overlap: (1, None) where the plan runs those settings itself, (None,
+    None) where the round has no clean one."""
     summary = visits.get(name)
     if reference is None or not summary:
-        return None
+        return None, None
     if settings_key(suite, name) == reference:
-        return 1.0
+        return 1.0, None
     for other, theirs in sorted(visits.items()):
         if theirs and settings_key(suite, other) == reference and clean(suite, other, theirs):
-            return ratio(summary["requests_per_second"], theirs["requests_per_second"])
-    return None
+            return ratio(summary["requests_per_second"], theirs["requests_per_second"]), runs_overlap(summary, theirs)
+    return None, None
 
 
 def median_and_range(values):
@@ -170,14 +171,18 @@ def judge_plan(suite, name, summaries, by_round, best):
         visit = "%s%s%d" % (name, ROUND, number)
         if visit in by_round[number]:
             summary = by_round[number][visit]
+            over_same, overlaps_same = round_comparison(suite, by_round[number], visit, same)
+            over_best, overlaps_best = round_comparison(suite, by_round[number], visit, best)
             measured.append({
                 "round": number,
                 "name": visit,
                 "settings": settings_label(settings_key(suite, visit)),
                 "requests_per_second": summary["requests_per_second"] if summary else None,
                 "clean": bool(summary and clean(suite, visit, summary)),
-                "over_best_same_server": round_ratio(suite, by_round[number], visit, same),
-                "over_best": round_ratio(suite, by_round[number], visit, best),
+                "over_best_same_server": over_same,
+                "overlaps_best_same_server": overlaps_same,
+                "over_best": over_best,
+                "overlaps_best": overlaps_best,
             })
     over_same, over_same_range = median_and_range(entry["over_best_same_server"] for entry in measured)
     over_best, over_best_range = median_and_range(entry["over_best"] for entry in measured)
@@ -294,8 +299,10 @@ def settings_text(plan):
 def round_text(entry):
     if entry["requests_per_second"] is None:
         return "%d: no result" % entry["round"]
-    return "%d: %s and %s%s" % (entry["round"], cell(entry["over_best_same_server"], 3), cell(entry["over_best"], 3),
-                                "" if entry["clean"] else " (not clean)")
+    # Whether the runs overlap says whether a round's ratio is apart from what repeating the runs changes.
+    return "%d: %s%s and %s%s%s" % (
+        entry["round"], cell(entry["over_best_same_server"], 3), overlap_text(entry["overlaps_best_same_server"]),
+        cell(entry["over_best"], 3), overlap_text(entry["overlaps_best"]), "" if entry["clean"] else " (not clean)")
 
 
 def verdict_lines(verdict):
