@@ -86,7 +86,7 @@ integration: venv system-packages
 # loopback address each): they mount, boot and make cgroups, so they need root.
 MOLECULE_SCENARIOS := capacity probes gateway tune
 
-# The performance suite: on demand, not part of make test (about 2.5 hours on the 2-vCPU test machine).
+# The performance suite: on demand, not part of make test (about 3 hours on the 2-vCPU test machine).
 BENCHMARK_REPORTS := $(CURDIR)/$(BUILD)/benchmark-reports
 .PHONY: benchmark
 benchmark: venv system-packages $(COLLECTION_LINK)
