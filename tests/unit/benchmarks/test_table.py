@@ -158,6 +158,12 @@ def test_the_target_needs_each_plan_clean_and_near_the_best_count_of_its_server(
     assert verdict["plans"]["tuned-granian"]["met_same_server"] is False
     assert verdict["plans"]["tuned-gunicorn"]["met_same_server"] is True
     assert verdict["met"] is False
+    # The plan's runs (118 to 120) are apart from granian-2's (149 to 151) in every round.
+    assert verdict["short"] == [{"plan": "tuned-granian", "reference": "best Granian count (granian-2)",
+                                 "value": round(119.0 / 150.0, 3), "overlapping_rounds": 0, "rounds": 3,
+                                 "within": False}]
+    assert ("- below the target: tuned-granian / best Granian count (granian-2) 0.793, "
+            "its runs overlapping in 0 of 3 rounds") in table.render([suite], "2026-12-01")
     # An error in any round of a plan fails the target whatever the throughput.
     suite = small_vm_suite()
     suite["phases"]["tuned-granian@2"] = runs(119.0, errors=3)
@@ -165,6 +171,40 @@ def test_the_target_needs_each_plan_clean_and_near_the_best_count_of_its_server(
     assert verdict["plans"]["tuned-granian"]["clean"] is False
     assert verdict["met"] is False
     assert "2: 1.000 and 0.815 (runs apart) (not clean)" in table.render([suite], "2026-12-01")
+
+
+def spread_runs(*requests_per_second):
+    """Clean load_test results with the given throughputs, for runs that spread as on the test host."""
+    return [dict(run, requests_per_second=value) for run, value in zip(runs(100.0), requests_per_second)]
+
+
+def test_a_ratio_below_the_target_whose_runs_overlap_in_most_rounds_is_within_the_noise():
+    suite = small_vm_suite()
+    del suite["failed"]["granian-2"]
+    suite["memory"]["granian-2"] = {"limited": True, "limit_mib": 1024, "peak_mib": 900, "oom_kills": 0}
+    add(suite, "granian-2", runs(130.0), workers=2)
+    # Medians 119 against 126 (0.944): in rounds 1 and 3 the plan's fastest run reaches past
+    # granian-2's slowest, in round 2 all its runs are slower.
+    for number, plan, count in zip(ROUNDS, ((110.0, 119.0, 135.0), (110.0, 119.0, 120.0), (100.0, 119.0, 131.0)),
+                                   ((120.0, 126.0, 140.0), (121.0, 126.0, 128.0), (125.0, 126.0, 130.0))):
+        suite["phases"]["tuned-granian@%d" % number] = spread_runs(*plan)
+        add(suite, "granian-2@%d" % number, spread_runs(*count), workers=2)
+    verdict = table.machine_rows(suite)[1]
+    plan = verdict["plans"]["tuned-granian"]
+    assert [entry["overlaps_best_same_server"] for entry in plan["rounds"]] == [True, False, True]
+    assert plan["over_best_same_server"] == round(119.0 / 126.0, 3)
+    assert plan["noise_same_server"] == {"overlapping_rounds": 2, "rounds": 3, "within": True}
+    # Within the noise is not met: the target's verdict is unchanged.
+    assert verdict["met"] is False
+    text = table.render([suite], "2026-12-01")
+    assert "medians of 3 rounds): **not met**\n" in text
+    assert ("- within the noise, still not met: tuned-granian / best Granian count (granian-2) 0.944, "
+            "its runs overlapping in 2 of 3 rounds") in text
+    # A plan that is not clean is not within the noise, whatever its runs.
+    suite["phases"]["tuned-granian@2"] = spread_runs(110.0, 119.0, 120.0)
+    suite["phases"]["tuned-granian@2"][0]["errors"] = 1
+    verdict = table.machine_rows(suite)[1]
+    assert verdict["plans"]["tuned-granian"]["noise_same_server"] is None and verdict["short"] == []
 
 
 def test_a_plan_whose_best_count_answered_in_no_round_cannot_be_judged():
