@@ -30,7 +30,7 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import ratio, summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import ratio, runs_overlap, summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
 
 RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results")
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
@@ -107,15 +107,6 @@ def settings_label(key):
 def fastest(candidates):
     """(requests/s, name) of the fastest of (requests/s, name) pairs, or (None, None)."""
     return max(candidates) if candidates else (None, None)
-
-
-def runs_overlap(summary, other):
-    """Whether the runs of two configurations overlap (one's slowest run below the other's
-    fastest, both ways): a ratio of their medians is then within what repeating a run changes."""
-    if not summary or not other or not summary["requests_per_second_runs"] or not other["requests_per_second_runs"]:
-        return None
-    ours, theirs = summary["requests_per_second_runs"], other["requests_per_second_runs"]
-    return min(ours) <= max(theirs) and min(theirs) <= max(ours)
 
 
 def summaries_of(suite):

@@ -87,7 +87,10 @@ phases:
   returned: success
   type: dict
 comparison:
-  description: C(requests_per_second_ratio), C(p99_ratio), C(comparable), C(regression) and its C(reasons); null without both phases.
+  description: >-
+    C(requests_per_second_ratio), C(p99_ratio), C(comparable), C(regression) and its C(reasons), and
+    C(runs_overlap), whether the throughput of the two phases' runs overlaps (the gate does not read
+    it); null without both phases.
   returned: success
   type: dict
 diagnosis:

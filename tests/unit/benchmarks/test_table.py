@@ -282,17 +282,6 @@ def test_a_suite_that_stopped_before_the_rounds_judges_nothing():
     assert "**not met**; no round was measured, so no plan could be judged" in table.render([suite], "2026-12-01")
 
 
-def test_runs_overlap_when_either_reaches_into_the_other():
-    def summary(values):
-        return {"requests_per_second_runs": values}
-
-    assert table.runs_overlap(summary([10.0, 12.0]), summary([12.0, 15.0])) is True
-    assert table.runs_overlap(summary([10.0, 20.0]), summary([12.0, 13.0])) is True
-    assert table.runs_overlap(summary([10.0, 11.9]), summary([12.0, 13.0])) is False
-    assert table.runs_overlap(summary([]), summary([12.0])) is None
-    assert table.runs_overlap(None, summary([12.0])) is None
-
-
 def test_upstream_measured_again_at_the_end_gets_its_own_ratio_and_is_not_swept():
     suite = small_vm_suite()
     suite["phases"]["upstream"] = runs(160.0)

@@ -10,6 +10,7 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import
     compare,
     diagnose,
     markdown,
+    runs_overlap,
     summarize_runs,
 )
 
@@ -46,7 +47,7 @@ def test_faster_with_no_more_errors_is_no_regression():
     after = summarize_runs([run(180.0, 90.0)] * 3)
     comparison = compare(before, after)
     assert comparison == {"requests_per_second_ratio": 1.8, "p99_ratio": 0.45, "tolerance": 0.05, "reasons": [],
-                          "comparable": True, "regression": False}
+                          "runs_overlap": False, "comparable": True, "regression": False}
 
 
 @pytest.mark.parametrize("after, reason", [
@@ -61,6 +62,40 @@ def test_regressions_say_what_got_worse(after, reason):
 
 def test_within_the_tolerance_is_no_regression():
     assert not compare(summarize_runs([run(100.0, 100.0)]), summarize_runs([run(96.0, 104.0)]))["regression"]
+
+
+def test_runs_overlap_when_either_reaches_into_the_other():
+    def summary(values):
+        return {"requests_per_second_runs": values}
+
+    assert runs_overlap(summary([10.0, 12.0]), summary([12.0, 15.0])) is True
+    assert runs_overlap(summary([10.0, 20.0]), summary([12.0, 13.0])) is True
+    assert runs_overlap(summary([10.0, 11.9]), summary([12.0, 13.0])) is False
+    assert runs_overlap(summary([]), summary([12.0])) is None
+    assert runs_overlap(None, summary([12.0])) is None
+
+
+def test_a_slower_median_whose_runs_overlap_is_still_a_regression_and_the_report_says_they_overlap():
+    # The demo of 2026-12-02 on the 2-vCPU host: the same settings measured 44 to 54 and 37 to 53.
+    before = summarize_runs([run(44.4, 700.0), run(49.5, 750.0), run(53.8, 760.0)])
+    after = summarize_runs([run(52.7, 700.0), run(36.5, 750.0), run(39.4, 760.0)])
+    comparison = compare(before, after)
+    assert comparison["regression"] and comparison["runs_overlap"] is True
+    text = markdown("gw-1", {"before": before, "after": after}, comparison)
+    assert "**Regression:** throughput 49.5 -> 39.4 requests/s (x0.80, beyond the 5 % tolerance)" in text
+    assert ("The runs overlap (before 44.4 to 53.8, after 36.5 to 52.7 requests/s): this throughput difference is "
+            "within what repeating the runs changes here") in text
+
+
+def test_a_slower_median_whose_runs_are_apart_has_no_overlap_line():
+    before = summarize_runs([run(100.0, 100.0), run(104.0, 100.0), run(102.0, 100.0)])
+    after = summarize_runs([run(80.0, 100.0), run(84.0, 100.0), run(82.0, 100.0)])
+    comparison = compare(before, after)
+    assert comparison["regression"] and comparison["runs_overlap"] is False
+    assert "The runs overlap" not in markdown("gw-1", {"before": before, "after": after}, comparison)
+    # A p99 regression alone does not draw the throughput line, whatever the runs.
+    worse_p99 = summarize_runs([run(102.0, 200.0)] * 3)
+    assert "The runs overlap" not in markdown("gw-1", {"before": before, "after": worse_p99}, compare(before, worse_p99))
 
 
 def test_the_bottleneck_table():
