@@ -74,6 +74,13 @@ def runs_overlap(summary, other):
     return min(ours) <= max(theirs) and min(theirs) <= max(ours)
 
 
+def slower_beyond_tolerance(comparison):
+    """Whether compare's throughput ratio is below its tolerance: the gate's throughput reason, and
+    the report's cue to say whether the runs overlap."""
+    return comparison["requests_per_second_ratio"] is not None and \
+        comparison["requests_per_second_ratio"] < 1 - comparison["tolerance"]
+
+
 def compare(before, after, tolerance=0.05):
     """Ratios after/before and whether after is a regression: slower beyond the tolerance, a p99
     worse beyond it, or more failed requests. An invalid phase cannot be compared. runs_overlap says
@@ -88,7 +95,7 @@ def compare(before, after, tolerance=0.05):
             sorted(set(reason for reason in before["invalid_reasons"] + after["invalid_reasons"] if reason))))
         return result
     result["comparable"] = True
-    if result["requests_per_second_ratio"] is not None and result["requests_per_second_ratio"] < 1 - tolerance:
+    if slower_beyond_tolerance(result):
         result["reasons"].append("throughput %.1f -> %.1f requests/s (x%.2f, beyond the %.0f %% tolerance)" % (
             before["requests_per_second"], after["requests_per_second"], result["requests_per_second_ratio"],
             tolerance * 100))
@@ -165,9 +172,7 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
             lines += ["", "**%s is invalid:** %s" % (name, reason)]
     if comparison and comparison["regression"]:
         lines += ["", "**Regression:** " + "; ".join(comparison["reasons"])]
-        slower = comparison["requests_per_second_ratio"] is not None and \
-            comparison["requests_per_second_ratio"] < 1 - comparison["tolerance"]
-        if slower and comparison.get("runs_overlap"):
+        if slower_beyond_tolerance(comparison) and comparison["runs_overlap"]:
             # A median of 3 runs moves by more than a 5 % tolerance where the runs spread by 20 to
             # 40 % (a gateway on the host that runs hey): say so beside the verdict, which stays.
             before, after = phases["before"]["requests_per_second_runs"], phases["after"]["requests_per_second_runs"]
