@@ -20,10 +20,12 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import
     diagnose,
     markdown,
     summarize_runs,
+    summarize_warmup,
 )
 
 ARGUMENT_SPEC = dict(
     phases=dict(type="dict", required=True),
+    warmups=dict(type="dict", default={}),
     host=dict(type="str"),
     changes=dict(type="list", elements="dict", default=[]),
     settings=dict(type="dict", default={}),
@@ -47,8 +49,11 @@ class ActionModule(ActionBase):
         host = args["host"] or (task_vars or {}).get("inventory_hostname", "gateway")
         try:
             summaries = dict((name, summarize_runs(runs)) for name, runs in args["phases"].items())
-        except (BenchmarkError, KeyError, TypeError) as error:
-            result.update(failed=True, msg="the phases are not lists of load_test results: %s" % error)
+            for name, rounds in args["warmups"].items():
+                if name in summaries and rounds:
+                    summaries[name]["warmup"] = summarize_warmup(rounds)
+        except (BenchmarkError, KeyError, TypeError, AttributeError) as error:
+            result.update(failed=True, msg="the phases and warm-ups are not lists of load_test results: %s" % error)
             return result
         comparison = None
         if "before" in summaries and "after" in summaries:

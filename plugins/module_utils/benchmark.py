@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: mcpgateway.tuning contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Before/after benchmark arithmetic: the median of repeated load_test runs, the comparison of
-two phases with a regression verdict, the tuning guide's bottleneck diagnosis, and the report.
+"""Before/after benchmark arithmetic: when a warm-up has done its work, the median of repeated
+load_test runs, the comparison of two phases with a regression verdict, the tuning guide's
+bottleneck diagnosis, and the report.
 
 Medians, not means: one run disturbed by a worker recycling or a slow first connection should
 not move the figure. A phase is valid only when every run was (no HTTP 429, something answered).
@@ -16,6 +17,13 @@ import statistics
 LATENCY_NEAR_TIMEOUT = 0.8
 # Memory use above this share of the limit leaves no room for a traffic peak or a leak.
 MEMORY_NEAR_LIMIT = 0.9
+# A warm-up round faster than the one before by more than this share shows a gateway still warming
+# up (workers started cold, caches and pools filling). Measured on the demo's gateway (2 vCPU, hey
+# beside it) after each of 4 starts, 6 rounds of 600 requests at -c 20: the first round served 19
+# to 29 requests/s and every later one 27 to 41 (+6 % to +70 % from the first to the second); from
+# the third round on, one round to the next moved by -27 % to +34 % without a trend. A low share
+# costs at most a round of noise more; a high one would stop while the gateway still gets faster.
+WARMUP_GAIN = 0.05
 
 
 class BenchmarkError(Exception):
@@ -26,6 +34,28 @@ def add_counts(total, counts):
     for key, count in (counts or {}).items():
         total[str(key)] = total.get(str(key), 0) + int(count)
     return total
+
+
+def warmup_state(rounds, gain=WARMUP_GAIN):
+    """How a warm-up of load_test rounds stands: "unchecked" before a second round, "warming" while
+    the last round was faster than the one before by more than gain, "settled" once it was not,
+    "failed" after a round without a throughput (rate limited, nothing answered: more load does
+    not mend it, and the measured runs will report it). Throughput, not p99: the p99 of a few
+    hundred requests is a handful of them and moved by a factor of 2 between warm rounds."""
+    throughputs = [round_.get("requests_per_second") if round_.get("valid") else None for round_ in rounds]
+    if throughputs and throughputs[-1] is None:
+        return "failed"
+    if len(throughputs) < 2:
+        return "unchecked"
+    return "warming" if throughputs[-1] > throughputs[-2] * (1 + gain) else "settled"
+
+
+def summarize_warmup(rounds, gain=WARMUP_GAIN):
+    """The warm-up of one phase for the report: its rounds, their throughput, and its state."""
+    return {"rounds": len(rounds), "state": warmup_state(rounds, gain),
+            "requests": sum(int(round_.get("requests") or 0) for round_ in rounds),
+            "requests_per_second_runs": [None if round_.get("requests_per_second") is None
+                                         else round(round_["requests_per_second"], 1) for round_ in rounds]}
 
 
 def summarize_runs(runs):
@@ -152,6 +182,14 @@ def shown(value, unit=""):
     return "-" if value is None else ("%s%s" % (value, unit))
 
 
+WARMUP_STATE_TEXT = {"unchecked": "not checked", "warming": "still getting faster", "settled": "settled",
+                     "failed": "no throughput"}
+
+
+def shown_warmup(warmup):
+    return "-" if not warmup else "%d (%s)" % (warmup["rounds"], WARMUP_STATE_TEXT[warmup["state"]])
+
+
 def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
     """The report of one host: a table with a column per phase (and the ratio), then what changed
     and what the load showed."""
@@ -167,9 +205,18 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
         if comparison:
             cells.append(shown(comparison.get(ratio_key)) if ratio_key else "")
         lines.append("| %s | %s |" % (label, " | ".join(cells)))
+    if any(phases[name].get("warmup") for name in names):
+        cells = [shown_warmup(phases[name].get("warmup")) for name in names] + ([""] if comparison else [])
+        lines.append("| warm-up rounds | %s |" % " | ".join(cells))
     for name in names:
         for reason in sorted(set(phases[name]["invalid_reasons"])):
             lines += ["", "**%s is invalid:** %s" % (name, reason)]
+        warmup = phases[name].get("warmup")
+        if warmup and warmup["state"] == "warming":
+            lines += ["", "**%s was still getting faster** when its warm-up ended (%s requests/s in its last two "
+                      "rounds): its runs may measure a gateway still warming up. Raise `benchmark_warmup_rounds` or "
+                      "`benchmark_warmup_requests`." % (name, " then ".join(
+                          str(value) for value in warmup["requests_per_second_runs"][-2:]))]
     if comparison and comparison["regression"]:
         lines += ["", "**Regression:** " + "; ".join(comparison["reasons"])]
         if slower_beyond_tolerance(comparison) and comparison["runs_overlap"]:

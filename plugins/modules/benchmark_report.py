@@ -40,6 +40,13 @@ options:
     description: Phase name to the list of registered M(mcpgateway.tuning.load_test) results of its runs, in order.
     type: dict
     required: true
+  warmups:
+    description:
+      - Phase name to the list of registered M(mcpgateway.tuning.load_test) results of its warm-up rounds, in order.
+      - The report shows each phase's rounds and whether its last round was still faster than the one before by
+        more than 5 %, when its runs may have measured a gateway still warming up.
+    type: dict
+    default: {}
   host:
     description: The name the report carries; the inventory hostname by default.
     type: str
@@ -83,7 +90,10 @@ EXAMPLES = r"""
 RETURN = r"""
 phases:
   description: For each phase, C(requests_per_second) and C(p50_ms), C(p99_ms) (medians), C(requests_per_second_runs), C(spread),
-    C(non_2xx), C(server_errors), C(errors), C(status_codes), C(error_kinds), C(valid) and C(invalid_reasons).
+    C(non_2xx), C(server_errors), C(errors), C(status_codes), C(error_kinds), C(valid) and C(invalid_reasons);
+    with its warm-up in O(warmups), C(warmup) with its C(rounds), C(requests), C(requests_per_second_runs) and
+    C(state) (V(unchecked) with one round, V(settled), V(warming) when the last round was still faster, V(failed)
+    when it had no throughput).
   returned: success
   type: dict
 comparison:

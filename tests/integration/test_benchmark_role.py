@@ -56,6 +56,10 @@ def test_site_reports_before_and_after_with_what_changed(gateway, site):
         assert phase["valid"] and phase["runs"] == 3 and len(phase["requests_per_second_runs"]) == 3
         assert phase["requests_per_second"] > 0 and phase["p99_ms"] > 0
         assert phase["status_codes"] == {"200": 450} and phase["errors"] == 0
+        # Rounds of 30 requests until one is no faster than the one before, 5 at most (the role's default).
+        warmup = phase["warmup"]
+        assert 2 <= warmup["rounds"] <= 5 and warmup["requests"] == 30 * warmup["rounds"]
+        assert warmup["state"] == "settled" or (warmup["rounds"] == 5 and warmup["state"] == "warming")
     assert report["comparison"]["comparable"] is True
     assert report["comparison"]["requests_per_second_ratio"] == round(
         after["requests_per_second"] / before["requests_per_second"], 3)
@@ -64,6 +68,7 @@ def test_site_reports_before_and_after_with_what_changed(gateway, site):
     with open(os.path.join(reports, "local-gateway.benchmark.md")) as handle:
         text = handle.read()
     assert "| | before | after | after / before |" in text and "- `workers`: 1 -> 3" in text
+    assert "| warm-up rounds | %d (" % before["warmup"]["rounds"] in text
     with open(os.path.join(reports, "local-gateway.benchmark.png"), "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     assert "| requests/s (median) |" in completed.stdout

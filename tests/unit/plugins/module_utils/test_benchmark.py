@@ -12,6 +12,8 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import
     markdown,
     runs_overlap,
     summarize_runs,
+    summarize_warmup,
+    warmup_state,
 )
 
 
@@ -123,3 +125,38 @@ def test_the_markdown_report():
     assert "| requests/s (median) | 100.0 | 180.0 | 1.8 |" in text
     assert "| p99 ms (median) | 200.0 | 90.0 | 0.45 |" in text
     assert "- `workers`: 2 -> 5" in text
+
+
+def test_a_warm_up_goes_on_while_each_round_is_faster_than_the_one_before():
+    assert warmup_state([]) == "unchecked"
+    assert warmup_state([run(25.0, 2000.0)]) == "unchecked"
+    assert warmup_state([run(25.0, 2000.0), run(33.0, 1500.0)]) == "warming"
+    # 5 % more is not more than the gain: the gateway no longer gets faster.
+    assert warmup_state([run(25.0, 2000.0), run(33.0, 1500.0), run(34.6, 1400.0)]) == "settled"
+    assert warmup_state([run(25.0, 2000.0), run(33.0, 1500.0), run(28.0, 2400.0)]) == "settled"
+    assert warmup_state([run(25.0, 2000.0), run(28.0, 1500.0)], gain=0.2) == "settled"
+
+
+def test_a_warm_up_round_without_a_throughput_ends_the_warm_up():
+    limited = run(None, 5.0, statuses={"429": 300}, valid=False, reason="rate limited: results invalid")
+    assert warmup_state([limited]) == "failed"
+    assert warmup_state([run(30.0, 900.0), limited]) == "failed"
+
+
+def test_the_warm_up_summary_and_its_row_in_the_report():
+    warmup = summarize_warmup([run(25.04, 2000.0), run(33.0, 1500.0), run(32.0, 1400.0)])
+    assert warmup == {"rounds": 3, "state": "settled", "requests": 3000,
+                      "requests_per_second_runs": [25.0, 33.0, 32.0]}
+    before, after = summarize_runs([run(100.0, 200.0)]), summarize_runs([run(101.0, 199.0)])
+    before["warmup"] = warmup
+    after["warmup"] = summarize_warmup([run(25.0, 2000.0), run(30.0, 1500.0)])
+    text = markdown("gw-1", {"before": before, "after": after}, compare(before, after))
+    assert "| warm-up rounds | 3 (settled) | 2 (still getting faster) |  |" in text
+    assert "**after was still getting faster** when its warm-up ended (25.0 then 30.0 requests/s in its last " \
+           "two rounds)" in text
+    assert "before was still" not in text
+
+
+def test_a_report_without_warm_ups_has_no_warm_up_row():
+    before, after = summarize_runs([run(100.0, 200.0)]), summarize_runs([run(101.0, 199.0)])
+    assert "warm-up" not in markdown("gw-1", {"before": before, "after": after}, compare(before, after))
