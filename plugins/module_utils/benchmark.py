@@ -81,6 +81,7 @@ def summarize_runs(runs):
         "spread": round((max(throughputs) - min(throughputs)) / median_rps, 3) if median_rps else None,
         "p50_ms": round(statistics.median(p50s), 1) if p50s else None,
         "p99_ms": round(statistics.median(p99s), 1) if p99s else None,
+        "p99_ms_runs": [round(value, 1) for value in p99s],
         "requests": sum(int(run.get("requests") or 0) for run in runs),
         "non_2xx": sum(int(run.get("non_2xx") or 0) for run in runs),
         "server_errors": sum(count for code, count in statuses.items() if code.startswith("5")),
@@ -94,13 +95,13 @@ def ratio(after, before):
     return round(after / before, 3) if after is not None and before else None
 
 
-def runs_overlap(summary, other):
-    """Whether the runs of two phases overlap in throughput (each one's slowest run at or below the
-    other's fastest): a ratio of their medians is then within what repeating the runs changes. None
-    where either has no run with a throughput."""
-    if not summary or not other or not summary["requests_per_second_runs"] or not other["requests_per_second_runs"]:
+def runs_overlap(summary, other, key="requests_per_second_runs"):
+    """Whether the runs of two phases overlap in throughput, or in p99 with key "p99_ms_runs" (each
+    one's lowest run at or below the other's highest): a ratio of their medians is then within what
+    repeating the runs changes. None where either has no run with the figure."""
+    if not summary or not other or not summary.get(key) or not other.get(key):
         return None
-    ours, theirs = summary["requests_per_second_runs"], other["requests_per_second_runs"]
+    ours, theirs = summary[key], other[key]
     return min(ours) <= max(theirs) and min(theirs) <= max(ours)
 
 
@@ -111,13 +112,21 @@ def slower_beyond_tolerance(comparison):
         comparison["requests_per_second_ratio"] < 1 - comparison["tolerance"]
 
 
+def p99_worse_beyond_tolerance(comparison):
+    """Whether compare's p99 ratio is above its tolerance: the gate's p99 reason, and the report's
+    cue to say whether the p99 of the runs overlap."""
+    return comparison["p99_ratio"] is not None and comparison["p99_ratio"] > 1 + comparison["tolerance"]
+
+
 def compare(before, after, tolerance=0.05):
     """Ratios after/before and whether after is a regression: slower beyond the tolerance, a p99
-    worse beyond it, or more failed requests. An invalid phase cannot be compared. runs_overlap says
-    whether the throughput of the runs overlaps: the gate does not read it, the report shows it."""
+    worse beyond it, or more failed requests. An invalid phase cannot be compared. runs_overlap and
+    p99_runs_overlap say whether the runs overlap in throughput and in p99: the gate does not read
+    them, the report shows them."""
     result = {"requests_per_second_ratio": ratio(after["requests_per_second"], before["requests_per_second"]),
               "p99_ratio": ratio(after["p99_ms"], before["p99_ms"]), "tolerance": tolerance, "reasons": [],
-              "runs_overlap": runs_overlap(before, after)}
+              "runs_overlap": runs_overlap(before, after),
+              "p99_runs_overlap": runs_overlap(before, after, "p99_ms_runs")}
     if not (before["valid"] and after["valid"]):
         result["comparable"] = False
         result["regression"] = False
@@ -129,7 +138,7 @@ def compare(before, after, tolerance=0.05):
         result["reasons"].append("throughput %.1f -> %.1f requests/s (x%.2f, beyond the %.0f %% tolerance)" % (
             before["requests_per_second"], after["requests_per_second"], result["requests_per_second_ratio"],
             tolerance * 100))
-    if result["p99_ratio"] is not None and result["p99_ratio"] > 1 + tolerance:
+    if p99_worse_beyond_tolerance(result):
         result["reasons"].append("p99 %.1f -> %.1f ms (x%.2f, beyond the %.0f %% tolerance)" % (
             before["p99_ms"], after["p99_ms"], result["p99_ratio"], tolerance * 100))
     failed_before = before["non_2xx"] + before["errors"]
@@ -182,6 +191,13 @@ def shown(value, unit=""):
     return "-" if value is None else ("%s%s" % (value, unit))
 
 
+def overlap_line(phases, key, opening, unit, difference):
+    before, after = phases["before"][key], phases["after"][key]
+    return ("%s (before %s to %s, after %s to %s %s): %s is within what repeating the runs changes here; more "
+            "runs (`benchmark_runs`) or longer ones (`benchmark_requests`, `benchmark_duration`) can tell it apart."
+            % (opening, min(before), max(before), min(after), max(after), unit, difference))
+
+
 WARMUP_STATE_TEXT = {"unchecked": "not checked", "warming": "still getting faster", "settled": "settled",
                      "failed": "no throughput"}
 
@@ -219,14 +235,14 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
                           str(value) for value in warmup["requests_per_second_runs"][-2:]))]
     if comparison and comparison["regression"]:
         lines += ["", "**Regression:** " + "; ".join(comparison["reasons"])]
+        # A median of 3 runs moves by more than a 5 % tolerance where the runs spread by 20 to 40 %
+        # (a gateway on the host that runs hey): say so beside the verdict, which stays.
         if slower_beyond_tolerance(comparison) and comparison["runs_overlap"]:
-            # A median of 3 runs moves by more than a 5 % tolerance where the runs spread by 20 to
-            # 40 % (a gateway on the host that runs hey): say so beside the verdict, which stays.
-            before, after = phases["before"]["requests_per_second_runs"], phases["after"]["requests_per_second_runs"]
-            lines += ["", "The runs overlap (before %s to %s, after %s to %s requests/s): this throughput difference "
-                      "is within what repeating the runs changes here; more runs (`benchmark_runs`) or longer ones "
-                      "(`benchmark_requests`, `benchmark_duration`) can tell it apart." % (
-                          min(before), max(before), min(after), max(after))]
+            lines += ["", overlap_line(phases, "requests_per_second_runs", "The runs overlap", "requests/s",
+                                       "this throughput difference")]
+        if p99_worse_beyond_tolerance(comparison) and comparison["p99_runs_overlap"]:
+            lines += ["", overlap_line(phases, "p99_ms_runs", "The p99 of the runs overlap", "ms",
+                                       "this p99 difference")]
     elif comparison and not comparison["comparable"]:
         lines += ["", "**Not compared:** a phase is invalid (above)."]
     if changes:

@@ -89,7 +89,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 phases:
-  description: For each phase, C(requests_per_second) and C(p50_ms), C(p99_ms) (medians), C(requests_per_second_runs), C(spread),
+  description: For each phase, C(requests_per_second) and C(p50_ms), C(p99_ms) (medians), C(requests_per_second_runs), C(p99_ms_runs), C(spread),
     C(non_2xx), C(server_errors), C(errors), C(status_codes), C(error_kinds), C(valid) and C(invalid_reasons);
     with its warm-up in O(warmups), C(warmup) with its C(rounds), C(requests), C(requests_per_second_runs) and
     C(state) (V(unchecked) with one round, V(settled), V(warming) when the last round was still faster, V(failed)
@@ -99,8 +99,8 @@ phases:
 comparison:
   description: >-
     C(requests_per_second_ratio), C(p99_ratio), C(comparable), C(regression) and its C(reasons), and
-    C(runs_overlap), whether the throughput of the two phases' runs overlaps (the gate does not read
-    it); null without both phases.
+    C(runs_overlap) and C(p99_runs_overlap), whether the two phases' runs overlap in throughput and in p99
+    (the gate does not read them); null without both phases.
   returned: success
   type: dict
 diagnosis:
