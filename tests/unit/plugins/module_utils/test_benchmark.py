@@ -114,8 +114,8 @@ def test_a_worse_p99_whose_runs_overlap_is_still_a_regression_and_the_report_say
             "is within what repeating the runs changes here") in text
     assert "The runs overlap" not in text
     apart = summarize_runs([run(34.0, 2000.0), run(33.0, 2100.0), run(35.0, 1900.0)])
-    assert "The p99 of the runs overlap" not in markdown("gw-1", {"before": before, "after": apart},
-                                                          compare(before, apart))
+    text = markdown("gw-1", {"before": before, "after": apart}, compare(before, apart))
+    assert "**Regression:** p99 1323.6 -> 2000.0 ms" in text and "The p99 of the runs overlap" not in text
 
 
 def test_the_bottleneck_table():
