@@ -87,7 +87,7 @@ def probe_in_small_cgroup(folder, probe_vars):
 
 # Big enough for a median that means something on SQLite, small enough for a demo of minutes. The
 # warm-up sends rounds of 300 requests while they get faster: the gateway's first round after a
-# start here is a third slower than the ones after it, with 2 workers as with 5.
+# start here served a fifth to a half less than the rounds after it, with 2 workers as with 5.
 DEMO_BENCHMARK = {"benchmark_runs": 3, "benchmark_requests": 600, "benchmark_concurrency": 20,
                   "benchmark_warmup_requests": 300, "benchmark_warmup_rounds": 6}
 
