@@ -159,14 +159,15 @@ def read_capacity(capacity):
                         % type(capacity).__name__)
     cpus = positive_number("capacity.cpu.effective", _dig(capacity, "cpu.effective", what))
     cpu_int = whole_number("capacity.cpu.effective_int", _dig(capacity, "cpu.effective_int", what))
+    cpu_ceil = whole_number("capacity.cpu.effective_ceil", _dig(capacity, "cpu.effective_ceil", what))
     memory = whole_number("capacity.memory.effective_bytes", _dig(capacity, "memory.effective_bytes", what))
     binding = str(capacity.get("cpu", {}).get("binding") or "none")
     return {
         "cpus": cpus,
         "cpu_int": cpu_int,
+        "cpu_ceil": cpu_ceil,
         "memory_mib": memory / float(MIB),
         "cpu_binding": binding,
-        # A CFS quota caps CPU time, not parallelism: processes above it are throttled.
         "cpu_quota_binds": "quota" in binding or "cpu.max" in binding,
         "memory_binding": str(capacity.get("memory", {}).get("binding") or "none"),
     }
@@ -299,19 +300,24 @@ def shown(value):
 
 
 def cpu_workers(inputs):
-    """Workers the CPU supports, and the rule that gave them."""
-    cpu_int = inputs["cpu_int"]
+    """Workers the CPU supports, and the rule that gave them. Both servers run the application's
+    async code in one event loop per worker, so one worker keeps one CPU busy; gunicorn's
+    2 x CPUs + 1 is for sync workers. On the test machines (docs/sizing.md) 2 to 5 workers on
+    2 CPUs served the same and the p99 grew with the workers, while a 1.5-CPU quota served 40 %
+    more with 2 workers than with 1: so workers cover every CPU, fractions included, and no more."""
+    cpu_int, cpu_ceil = inputs["cpu_int"], inputs["cpu_ceil"]
+    whole = cpu_int == cpu_ceil
+    every_cpu = "%d CPUs" % cpu_int if whole else "%g CPUs rounded up" % inputs["cpus"]
     if inputs["profile"] == "memory-constrained":
-        count, rule = cpu_int + 1, "%d CPUs + 1 (memory-constrained)" % cpu_int
+        count, rule = cpu_ceil, "%s (memory-constrained: one worker per CPU)" % every_cpu
     elif inputs["server"] == "gunicorn":
-        count, rule = 2 * cpu_int + 1, "2 x %d CPUs + 1 (gunicorn's rule, upstream's auto)" % cpu_int
+        cpus = "%d CPUs" % cpu_int if whole else "%g CPUs: %d whole" % (inputs["cpus"], cpu_int)
+        count, rule = cpu_int + 1, ("%s + 1 (a Uvicorn event loop per CPU and one more, %s; gunicorn's 2 x CPUs + 1 "
+                                    "is for sync workers)" % (cpus, "to spare" if whole else "for the fraction"))
     else:
-        count, rule = 2 * cpu_int, ("2 x %d CPUs (each worker waits on the database in a thread pool; measured on "
-                                    "2 vCPU: 4 Granian workers serve 21 %% more than 2 on /health, as much on "
-                                    "tools/list)" % cpu_int)
-    if inputs["cpu_quota_binds"] and count > cpu_int + 1:
-        count, rule = cpu_int + 1, ("%d CPUs + 1, because a CFS quota binds (%s, %g CPUs): processes above it are "
-                                    "only throttled" % (cpu_int, inputs["cpu_binding"], inputs["cpus"]))
+        count, rule = cpu_ceil, "%s (one worker per CPU: Granian's rule and upstream's auto)" % every_cpu
+    if inputs["cpu_quota_binds"]:
+        rule += "; the CPUs are a CFS quota's (%s)" % inputs["cpu_binding"]
     if count > MAX_WORKERS:
         return MAX_WORKERS, "%s = %d, capped at %d" % (rule, count, MAX_WORKERS)
     return count, rule

@@ -141,11 +141,11 @@ cpu:
       type: float
       sample: 1.5
     effective_int:
-      description: Whole CPUs for sizing (rounded down, at least 1).
+      description: The effective CPUs rounded down, at least 1 (the whole CPUs).
       type: int
       sample: 1
     effective_ceil:
-      description: The effective CPUs rounded up.
+      description: The effective CPUs rounded up, at least 1 (the workers that can use every CPU).
       type: int
       sample: 2
     binding:

@@ -182,14 +182,15 @@ settings:
       C(http), C(loop), C(task_impl), C(respawn_failed_workers), and C(workers_max_rss) when set.
   returned: success
   type: dict
-  sample: {workers: 5, DB_POOL_SIZE: 5, DB_MAX_OVERFLOW: 3, REDIS_MAX_CONNECTIONS: 30, timeout: 120}
+  sample: {workers: 3, DB_POOL_SIZE: 8, DB_MAX_OVERFLOW: 5, REDIS_MAX_CONNECTIONS: 50, timeout: 120}
 reasons:
   description: For each setting, the binding constraint and the arithmetic behind it.
   returned: success
   type: dict
   sample:
     workers: "workers = 3: memory, 85 % of 1536 MiB (cgroup v2 memory.max at /system.slice/mcpgateway.service)
-      = 1306 MiB, minus 256 MiB base, at 340 MiB per worker; CPU would allow 5 (2 x 2 CPUs + 1)"
+      = 1306 MiB, minus 256 MiB base, at 340 MiB per worker; CPU would allow 5 (4 CPUs + 1 (a Uvicorn event loop
+      per CPU and one more, to spare; gunicorn's 2 x CPUs + 1 is for sync workers))"
 totals:
   description:
     - What the plan adds up to, for assertions. C(memory_mb) against C(memory_limit_mb);

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils import sizing
@@ -16,7 +18,8 @@ MIB = 1024 ** 2
 def capacity(cpus, memory_bytes, cpu_binding="none", memory_binding="none"):
     """The shape of a capacity_info result, with the fields the planner reads."""
     return {
-        "cpu": {"effective": cpus, "effective_int": max(1, int(cpus + 0.01)), "binding": cpu_binding},
+        "cpu": {"effective": cpus, "effective_int": max(1, int(math.floor(cpus + 0.01))),
+                "effective_ceil": max(1, int(math.ceil(cpus - 0.01))), "binding": cpu_binding},
         "memory": {"effective_bytes": memory_bytes, "binding": memory_binding},
     }
 
@@ -54,14 +57,14 @@ def plan(**request):
 
 
 @pytest.mark.parametrize("host, server, workers, binding", [
-    ("1 vCPU / 1 GiB", "gunicorn", 2, "memory"),
+    ("1 vCPU / 1 GiB", "gunicorn", 2, "CPU"),
     ("1.5-CPU quota", "gunicorn", 2, "CPU"),
-    ("2 x 8 GiB", "gunicorn", 5, "CPU"),
+    ("2 x 8 GiB", "gunicorn", 3, "CPU"),
     ("16 x 64 GiB", "gunicorn", 16, "CPU"),
     ("memory-limited unit", "gunicorn", 4, "memory"),
-    ("1 vCPU / 1 GiB", "granian", 2, "CPU"),
+    ("1 vCPU / 1 GiB", "granian", 1, "CPU"),
     ("1.5-CPU quota", "granian", 2, "CPU"),
-    ("2 x 8 GiB", "granian", 4, "CPU"),
+    ("2 x 8 GiB", "granian", 2, "CPU"),
     ("16 x 64 GiB", "granian", 16, "CPU"),
     ("memory-limited unit", "granian", 3, "memory"),
 ])
@@ -79,7 +82,8 @@ def test_memory_bound_reason_states_the_arithmetic_and_what_cpu_would_allow():
     assert result["reasons"]["workers"] == (
         "workers = 4: memory, 85 % of 1536 MiB (cgroup v2 memory.max at /system.slice/mcpgateway.service) = 1306 MiB, "
         "minus 376 MiB base, at 220 MiB per worker (preloaded: 120 MiB of each worker's 340 shared once); CPU would "
-        "allow 9 (2 x 4 CPUs + 1 (gunicorn's rule, upstream's auto))")
+        "allow 5 (4 CPUs + 1 (a Uvicorn event loop per CPU and one more, to spare; gunicorn's 2 x CPUs + 1 is for sync "
+        "workers))")
 
 
 def test_workers_that_do_not_preload_count_their_whole_memory():
@@ -99,7 +103,7 @@ def test_granian_counts_its_own_measured_memory_model():
     result = plan(capacity=small_vm, server="granian")
 
     assert result["settings"]["workers"] == 2
-    assert result["reasons"]["workers"].startswith("workers = 2: CPU, 2 x 1 CPUs")
+    assert result["reasons"]["workers"].startswith("workers = 2: CPU, 1.5 CPUs rounded up")
     assert result["reasons"]["workers"].endswith("memory would allow 2")
     assert result["totals"]["memory_mb"] == 96 + 2 * 370
     assert "minus 96 MiB base, at 370 MiB per worker; CPU" in plan(
@@ -123,19 +127,35 @@ def test_preload_sharing_is_an_input_that_must_stay_below_a_worker():
     assert str(error.value) == "preload_shared_mb must be a number >= 0, got '-1'"
 
 
-def test_a_binding_cfs_quota_keeps_workers_at_cpus_plus_one():
-    result = plan(capacity=HOSTS["1.5-CPU quota"])
+def test_workers_cover_the_fraction_of_a_cpu_that_a_quota_allows():
+    gunicorn = plan(capacity=HOSTS["1.5-CPU quota"])
+    granian = plan(capacity=HOSTS["1.5-CPU quota"], server="granian")
 
-    assert result["reasons"]["workers"].startswith(
-        "workers = 2: CPU, 1 CPUs + 1, because a CFS quota binds (cgroup v1 cpu.cfs_quota_us at /machine/vm1, "
-        "1.5 CPUs)")
+    assert gunicorn["reasons"]["workers"].startswith(
+        "workers = 2: CPU, 1.5 CPUs: 1 whole + 1 (a Uvicorn event loop per CPU and one more, for the fraction; "
+        "gunicorn's 2 x CPUs + 1 is for sync workers); the CPUs are a CFS quota's (cgroup v1 cpu.cfs_quota_us at "
+        "/machine/vm1); memory")
+    assert granian["reasons"]["workers"].startswith(
+        "workers = 2: CPU, 1.5 CPUs rounded up (one worker per CPU: Granian's rule and upstream's auto); the CPUs "
+        "are a CFS quota's")
+
+
+def test_whole_cpus_give_gunicorn_one_worker_to_spare_and_granian_none():
+    gunicorn = plan(capacity=HOSTS["2 x 8 GiB"])
+    granian = plan(capacity=HOSTS["2 x 8 GiB"], server="granian")
+
+    assert gunicorn["reasons"]["workers"] == (
+        "workers = 3: CPU, 2 CPUs + 1 (a Uvicorn event loop per CPU and one more, to spare; gunicorn's 2 x CPUs + 1 "
+        "is for sync workers); memory would allow 29")
+    assert granian["reasons"]["workers"] == (
+        "workers = 2: CPU, 2 CPUs (one worker per CPU: Granian's rule and upstream's auto); memory would allow 18")
 
 
 def test_sixteen_workers_at_most():
     result = plan(capacity=capacity(64.0, 256 * GIB))
 
     assert result["settings"]["workers"] == 16
-    assert "= 129, capped at 16" in result["reasons"]["workers"]
+    assert "= 65, capped at 16" in result["reasons"]["workers"]
 
 
 def test_memory_that_holds_no_worker_fails_with_the_fix():
@@ -150,7 +170,8 @@ def test_memory_that_holds_no_worker_fails_with_the_fix():
 def test_memory_constrained_profile_uses_less_memory_and_fewer_workers():
     result = plan(capacity=HOSTS["2 x 8 GiB"], profile="memory-constrained")
 
-    assert result["settings"]["workers"] == 3
+    assert result["settings"]["workers"] == 2
+    assert result["reasons"]["workers"].startswith("workers = 2: CPU, 2 CPUs (memory-constrained: one worker per CPU)")
     assert result["totals"]["memory_limit_mb"] == round(0.75 * 8192, 1)
     assert result["settings"]["max_requests"] == 20000
 
@@ -162,15 +183,15 @@ def test_default_postgres_with_others_connected_on_a_2_cpu_host():
     result = plan(capacity=HOSTS["2 x 8 GiB"], postgres=DATABASES["100, 10 in use"], redis=redis(10000))
     settings, totals = result["settings"], result["totals"]
 
-    # 87 free - max(5, 9) headroom = 78; / (1 replica + 1 surge) / 5 workers = 7 per worker.
+    # 87 free - max(5, 9) headroom = 78; / (1 replica + 1 surge) / 3 workers = 13 per worker.
     assert totals["db_budget"] == 78
-    assert (settings["DB_POOL_SIZE"], settings["DB_MAX_OVERFLOW"]) == (4, 3)
-    assert totals["db_connections"] == 2 * 5 * 7 == 70
+    assert (settings["DB_POOL_SIZE"], settings["DB_MAX_OVERFLOW"]) == (8, 5)
+    assert totals["db_connections"] == 2 * 3 * 13 == 78
     assert result["reasons"]["DB_POOL_SIZE"] == (
-        "DB_POOL_SIZE = 4: 60 % kept open of 7 per worker (budget 78 (87 free + 0 held by the gateway - 9 headroom) "
-        "/ 2 replicas / 5 workers = 7 per worker; "
-        "demand 20 concurrent requests per worker x 1 + 1 for background work = 21; profile cap 40)")
-    assert result["reasons"]["DB_MAX_OVERFLOW"] == "DB_MAX_OVERFLOW = 3: the rest of 7 per worker, opened only under load"
+        "DB_POOL_SIZE = 8: 60 % kept open of 13 per worker (budget 78 (87 free + 0 held by the gateway - 9 headroom) "
+        "/ 2 replicas / 3 workers = 13 per worker; "
+        "demand 34 concurrent requests per worker x 1 + 1 for background work = 35; profile cap 40)")
+    assert result["reasons"]["DB_MAX_OVERFLOW"] == "DB_MAX_OVERFLOW = 5: the rest of 13 per worker, opened only under load"
     assert result["degraded"] is False
     assert result["warnings"] == []
 
@@ -190,7 +211,7 @@ def test_a_small_database_fails_with_the_numbers_and_the_fixes():
         plan(capacity=HOSTS["2 x 8 GiB"], postgres=DATABASES["20, 2 in use"], replicas=3)
 
     message = str(error.value)
-    assert message.startswith("no plan fits: PostgreSQL cannot give 2 connections to each of 5 workers of 4 replicas: "
+    assert message.startswith("no plan fits: PostgreSQL cannot give 2 connections to each of 3 workers of 4 replicas: "
                               "10 connections (15 seen free + 0 held by the gateway - 5 headroom) / 4 replicas (3 + 1 "
                               "during a rollout) = 2 per replica, enough for 1 worker(s)")
     assert "raise max_connections" in message and "put PgBouncer in front" in message
@@ -205,7 +226,7 @@ def test_allow_degraded_lowers_workers_to_fit_and_says_so():
     assert (result["settings"]["DB_POOL_SIZE"], result["settings"]["DB_MAX_OVERFLOW"]) == (1, 1)
     assert result["totals"]["db_connections"] == 8 <= result["totals"]["db_budget"] == 10
     assert result["reasons"]["workers"].startswith("workers = 1: degraded to fit PostgreSQL")
-    assert result["warnings"][0].startswith("degraded: PostgreSQL cannot give 2 connections to each of 5 workers")
+    assert result["warnings"][0].startswith("degraded: PostgreSQL cannot give 2 connections to each of 3 workers")
 
 
 def test_no_degrading_below_one_worker():
@@ -223,7 +244,8 @@ def test_connections_the_gateway_holds_now_are_added_back():
 def test_without_postgres_pools_follow_demand():
     result = plan(capacity=HOSTS["2 x 8 GiB"], concurrency=20)
 
-    assert (result["settings"]["DB_POOL_SIZE"], result["settings"]["DB_MAX_OVERFLOW"]) == (3, 2)
+    # ceil(20 / 3 workers) = 7 concurrent requests + 1 = 8 per worker, 60 % of them kept open.
+    assert (result["settings"]["DB_POOL_SIZE"], result["settings"]["DB_MAX_OVERFLOW"]) == (5, 3)
     assert result["totals"]["db_budget"] is None
     assert "no PostgreSQL budget given" in result["reasons"]["DB_POOL_SIZE"]
 
@@ -241,14 +263,15 @@ def test_redis_pools_cover_the_three_sized_pools_and_the_fixed_clients():
     result = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(10000))
     settings, totals = result["settings"], result["totals"]
 
-    assert settings["REDIS_MAX_CONNECTIONS"] == settings["RATELIMITER_REDIS_MAX_CONNECTIONS"] == 30
-    assert totals["redis_connections_per_worker"] == 3 * 30 + 4
-    assert totals["redis_connections"] == 2 * 5 * 94
+    # demand ceil(100 / 3 workers) x 1.5 = 51, above the profile's cap of 50.
+    assert settings["REDIS_MAX_CONNECTIONS"] == settings["RATELIMITER_REDIS_MAX_CONNECTIONS"] == 50
+    assert totals["redis_connections_per_worker"] == 3 * 50 + 4
+    assert totals["redis_connections"] == 2 * 3 * 154
     assert totals["redis_budget"] == 10000 - 500
 
 
 def test_small_redis_fails_and_degrades():
-    with pytest.raises(PlanError, match="no plan fits: Redis cannot give 10 connections to each of 5 workers"):
+    with pytest.raises(PlanError, match="no plan fits: Redis cannot give 10 connections to each of 3 workers"):
         plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(60), replicas=2)
     result = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(60), replicas=2, allow_degraded=True)
 
@@ -289,10 +312,10 @@ def test_granian_settings_by_profile():
     small = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", profile="memory-constrained")["settings"]
 
     assert {key: balanced[key] for key in sizing.SERVER_SETTINGS["granian"] if key in balanced} == {
-        "runtime_threads": 1, "runtime_mode": "st", "blocking_threads": 1, "backlog": 1024, "backpressure": 256,
+        "runtime_threads": 1, "runtime_mode": "st", "blocking_threads": 1, "backlog": 1024, "backpressure": 512,
         "http": "auto", "loop": "uvloop", "task_impl": "asyncio", "respawn_failed_workers": True}
     assert (streams["runtime_threads"], streams["runtime_mode"], streams["backlog"], streams["backpressure"]) == (
-        2, "mt", 4000, 1000)
+        2, "mt", 4000, 2000)
     assert http1["http"] == "1"
     # 1.5 x Granian's 370 MiB per worker.
     assert small["workers_max_rss"] == 555
@@ -308,7 +331,7 @@ def test_overrides_are_applied_with_what_the_plan_would_choose():
     settings, reasons = result["settings"], result["reasons"]
 
     assert (settings["workers"], settings["timeout"], settings["preload_app"]) == (4, 300, False)
-    assert reasons["workers"].startswith("workers = 4: overridden; the plan would choose 5: CPU allows 5")
+    assert reasons["workers"].startswith("workers = 4: overridden; the plan would choose 3: CPU allows 3")
     assert reasons["timeout"].startswith("timeout = 300: overridden; the plan would choose 120: seconds")
     assert result["inputs"]["overrides"] == {"workers": 4, "timeout": 300, "preload_app": False}
 
@@ -316,7 +339,7 @@ def test_overrides_are_applied_with_what_the_plan_would_choose():
 @pytest.mark.parametrize("overrides, message", [
     ({"workers": 30}, "overrides.workers=30 breaks the memory budget: 85 % of 8192 MiB"),
     ({"workers": 12}, "overrides.workers=12 does not fit: PostgreSQL cannot give 2 connections to each of 12 workers"),
-    ({"DB_POOL_SIZE": 50}, "overrides.DB_POOL_SIZE=50 break the PostgreSQL budget: 2 replicas x 5 workers x (50 + "),
+    ({"DB_POOL_SIZE": 50}, "overrides.DB_POOL_SIZE=50 break the PostgreSQL budget: 2 replicas x 3 workers x (50 + "),
     ({"REDIS_MAX_CONNECTIONS": 500}, "overrides.REDIS_MAX_CONNECTIONS=500 break the Redis budget"),
     ({"runtime_threads": 2}, "overrides.runtime_threads is not a gunicorn setting"),
     ({"workers": "four"}, "overrides.workers must be a whole number, got 'four'"),
@@ -358,6 +381,7 @@ def test_survey_strings_are_converted():
     ({"allow_degraded": "perhaps"}, "allow_degraded must be true or false"),
     ({"capacity": {"cpu": {"effective": 2}}}, "capacity has no cpu.effective_int: pass the registered result of "
                                               "mcpgateway.tuning.capacity_info"),
+    ({"capacity": {"cpu": {"effective": 2, "effective_int": 2}}}, "capacity has no cpu.effective_ceil"),
     ({"capacity": "2 cpus"}, "capacity must be the registered result of mcpgateway.tuning.capacity_info"),
     ({"postgres": {"reachable": False, "error": "connection refused by postgresql://db:5432/mcp"}},
      "postgres was not reachable, so its connection budget is unknown: connection refused by postgresql://db:5432/mcp"),

@@ -38,6 +38,7 @@ def requests(draw):
     return {
         "capacity": {
             "cpu": {"effective": cpus, "effective_int": max(1, int(math.floor(cpus + 0.01))),
+                    "effective_ceil": max(1, int(math.ceil(cpus - 0.01))),
                     "binding": draw(st.sampled_from(["none", "CPU affinity", "cgroup v2 cpu.max at /a",
                                                      "systemd CPUQuota="]))},
             "memory": {"effective_bytes": draw(st.integers(min_value=64 * MIB, max_value=512 * 1024 * MIB)),
