@@ -65,7 +65,7 @@ def test_report_shows_the_plan_with_its_reasons(run_playbook, inventory, redis_s
     # Of Redis's 57 clients, 20 held here leave 37, less 8 headroom, over the replica and its surge:
     # 14 each, enough for one worker (3 pools of 2 and 4 fixed clients), and Gunicorn plans at least
     # 2 on any host: degraded, and said.
-    held = [socket.create_connection((redis_server.host, redis_server.port)) for _ in range(20)]
+    held = [socket.create_connection((redis_server.host, redis_server.port)) for index in range(20)]
     try:
         completed = run_playbook("mcpgateway.tuning.probe", inventory, {
             "mcpgateway_redis_url": redis_server.url(None, REDIS_PASSWORD), "mcpgateway_http_server": "gunicorn",
