@@ -188,3 +188,21 @@ def test_survey_strings_give_the_same_plan_as_numbers(request):
             return
         raise AssertionError("strings planned where numbers failed")
     assert make_plan(as_strings) == expected
+
+
+@GENEROUS
+@given(requests())
+def test_workers_from_cpu_cover_every_cpu_and_add_at_most_one(request):
+    # Memory and connections left out of the way, so that the CPU alone decides.
+    request = dict(request, postgres=None, redis=None, worker_memory_mb=30.0, base_memory_mb=1.0,
+                   preload_shared_mb=0.0, overrides={})
+    request["capacity"] = dict(request["capacity"], memory={"effective_bytes": 512 * 1024 * MIB, "binding": "none"})
+    cpus = request["capacity"]["cpu"]["effective"]
+    every_cpu = max(1, math.ceil(cpus - 0.01))
+
+    workers = make_plan(request)["settings"]["workers"]
+    constrained = make_plan(dict(request, profile="memory-constrained"))["settings"]["workers"]
+
+    assert workers == 16 or every_cpu <= workers <= every_cpu + 1
+    assert workers <= 16
+    assert constrained <= workers
