@@ -13,14 +13,15 @@ import time
 import pytest
 
 # A parent that opens one connection to each server and a child that opens two more to each,
-# then both wait until they are stopped.
+# then both wait until they are stopped. Only the child says "ready", once every connection is
+# open: when both printed, their writes to the one pipe could interleave ("readyready", seen in CI).
 HOLDER = """
 import os, socket, sys, time
 targets = [(sys.argv[1], int(sys.argv[2])), (sys.argv[3], int(sys.argv[4]))]
 held = [socket.create_connection(target) for target in targets]
 if os.fork() == 0:
     held += [socket.create_connection(target) for target in targets for _ in range(2)]
-print("ready", flush=True)
+    print("ready", flush=True)
 time.sleep(120)
 """
 
