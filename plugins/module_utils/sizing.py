@@ -304,7 +304,8 @@ def cpu_workers(inputs):
     async code in one event loop per worker, so one worker keeps one CPU busy; gunicorn's
     2 x CPUs + 1 is for sync workers. On the test machines (docs/sizing.md) 2 to 5 workers on
     2 CPUs served the same and the p99 grew with the workers, while a 1.5-CPU quota served 40 %
-    more with 2 workers than with 1: so workers cover every CPU, fractions included, and no more."""
+    more with 2 workers than with 1: so workers cover every CPU, fractions included, and at most
+    one more."""
     cpu_int, cpu_ceil = inputs["cpu_int"], inputs["cpu_ceil"]
     whole = cpu_int == cpu_ceil
     every_cpu = "%d CPUs" % cpu_int if whole else "%g CPUs rounded up" % inputs["cpus"]
