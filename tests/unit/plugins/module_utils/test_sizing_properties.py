@@ -197,8 +197,7 @@ def test_workers_from_cpu_cover_every_cpu_and_add_at_most_one(request):
     request = dict(request, postgres=None, redis=None, worker_memory_mb=30.0, base_memory_mb=1.0,
                    preload_shared_mb=0.0, overrides={})
     request["capacity"] = dict(request["capacity"], memory={"effective_bytes": 512 * 1024 * MIB, "binding": "none"})
-    cpus = request["capacity"]["cpu"]["effective"]
-    every_cpu = max(1, math.ceil(cpus - 0.01))
+    every_cpu = request["capacity"]["cpu"]["effective_ceil"]
 
     workers = make_plan(request)["settings"]["workers"]
     constrained = make_plan(dict(request, profile="memory-constrained"))["settings"]["workers"]
