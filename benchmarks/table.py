@@ -30,7 +30,7 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import ratio, runs_overlap, summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import ratio, runs_overlap, summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
 
 RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results")
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"

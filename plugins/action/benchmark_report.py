@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """mcpgateway.tuning.benchmark_report: summarize, compare and report benchmark phases on the controller.
 
-Wires the play to plugins/module_utils/benchmark.py and writes the report files.
+Wires the play to plugins/plugin_utils/benchmark.py and writes the report files.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import (
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import (
     BenchmarkError,
     chart_png,
     compare,

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """mcpgateway.tuning.worker_plan: the sizing plan, computed on the controller.
 
-Wires the play to plugins/module_utils/sizing.py: checks the arguments, counts the replicas
+Wires the play to plugins/plugin_utils/sizing.py: checks the arguments, counts the replicas
 that share this host's database and Redis, and returns the plan or a clear failure.
 """
 
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.sizing import (
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import count_replicas, make_plan
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import (
     DEFAULTS,
     PROFILES,
     SERVERS,
     PlanError,
-    count_replicas,
-    make_plan,
 )
 
 ARGUMENT_SPEC = dict(
@@ -30,7 +29,7 @@ ARGUMENT_SPEC = dict(
     server=dict(type="str", choices=list(SERVERS), default=DEFAULTS["server"]),
     profile=dict(type="str", choices=list(PROFILES), default=DEFAULTS["profile"]),
     concurrency=dict(type="int", default=DEFAULTS["concurrency"]),
-    # Without them, the server's own measured figures (sizing.SERVER_MEMORY_MB).
+    # Without them, the server's own measured figures (sizing_inputs.SERVER_MEMORY_MB).
     worker_memory_mb=dict(type="float"),
     base_memory_mb=dict(type="float"),
     preload_shared_mb=dict(type="float", default=DEFAULTS["preload_shared_mb"]),

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.secret_rules import secret_problem
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.secret_rules import secret_problem
 
 
 class FilterModule:

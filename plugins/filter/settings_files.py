@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.settings_files import env_values, setting_changes
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.settings_files import env_values, setting_changes
 
 
 class FilterModule:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import warmup_state
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import warmup_state
 
 
 class FilterModule:

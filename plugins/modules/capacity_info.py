@@ -202,11 +202,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.capacity import (
-    CapacityError,
-    detect_capacity,
-    parse_systemctl_show,
-)
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.capacity import CapacityError, detect_capacity
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.cgroup_files import parse_systemctl_show
 
 try:
     import psutil

@@ -12,7 +12,8 @@ import math
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.sizing import PlanError, make_plan
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import make_plan
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError
 
 MIB = 1024 * 1024
 FRACTION = {"balanced": 0.85, "high-throughput": 0.85, "high-concurrency": 0.85, "memory-constrained": 0.75,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.benchmark import (
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import (
     BenchmarkError,
     compare,
     diagnose,

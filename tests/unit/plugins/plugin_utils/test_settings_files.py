@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.settings_files import (
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.settings_files import (
     env_values,
     setting_changes,
 )

@@ -8,8 +8,9 @@ import math
 
 import pytest
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils import sizing
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.sizing import PlanError, make_plan
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils import sizing, sizing_inputs
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import make_plan
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError
 
 GIB = 1024 ** 3
 MIB = 1024 ** 2
@@ -297,10 +298,10 @@ def test_gunicorn_settings_and_reasons():
     result = plan(capacity=HOSTS["2 x 8 GiB"])
     settings = result["settings"]
 
-    assert {key: settings[key] for key in sizing.SERVER_SETTINGS["gunicorn"]} == {
+    assert {key: settings[key] for key in sizing_inputs.SERVER_SETTINGS["gunicorn"]} == {
         "worker_class": "uvicorn_worker.UvicornWorker", "timeout": 120, "graceful_timeout": 30, "keepalive": 5,
         "max_requests": 100000, "max_requests_jitter": 10000, "preload_app": True, "backlog": 2048}
-    assert not set(sizing.SERVER_SETTINGS["granian"]) - set(sizing.SERVER_SETTINGS["gunicorn"]) & set(settings)
+    assert not set(sizing_inputs.SERVER_SETTINGS["granian"]) - set(sizing_inputs.SERVER_SETTINGS["gunicorn"]) & set(settings)
     assert set(result["reasons"]) == set(settings)
 
 
@@ -311,7 +312,7 @@ def test_granian_settings_by_profile():
     http1 = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", profile="http1-only")["settings"]
     small = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", profile="memory-constrained")["settings"]
 
-    assert {key: balanced[key] for key in sizing.SERVER_SETTINGS["granian"] if key in balanced} == {
+    assert {key: balanced[key] for key in sizing_inputs.SERVER_SETTINGS["granian"] if key in balanced} == {
         "runtime_threads": 1, "runtime_mode": "st", "blocking_threads": 1, "backlog": 1024, "backpressure": 512,
         "http": "auto", "loop": "uvloop", "task_impl": "asyncio", "respawn_failed_workers": True}
     assert (streams["runtime_threads"], streams["runtime_mode"], streams["backlog"], streams["backpressure"]) == (

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.secret_rules import secret_problem, shannon_entropy
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.secret_rules import secret_problem, shannon_entropy
 
 
 def test_generated_keys_and_passwords_pass():
