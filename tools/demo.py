@@ -117,7 +117,7 @@ def serve_local_gateway():
 
         print("\nBenchmarking it with hey, tuning it, and benchmarking it again (the site playbook) ...", flush=True)
         started = time.monotonic()
-        site_vars = dict(gateway.server_role_vars(), tune_report_dir=os.path.abspath(REPORT_DIR),
+        site_vars = dict(tune_report_dir=os.path.abspath(REPORT_DIR),
                          benchmark_report_dir=os.path.abspath(REPORT_DIR), **DEMO_BENCHMARK)
         if gateway.playbook(playbook="mcpgateway.tuning.site", extra_vars=site_vars).returncode != 0:
             sys.exit("the site playbook failed: see its output above")

@@ -106,6 +106,12 @@ class LocalGateway:
         return os.path.join(self.config_dir, "mcpgateway.env")
 
     @property
+    def fact_dir(self):
+        """The gateway role records the install here (the mcpgateway local fact), where the other
+        roles read it: one folder per gateway, as several run on this host."""
+        return os.path.join(self.folder, "facts.d")
+
+    @property
     def supervisord_pid_file(self):
         return os.path.join(self.state_dir, "supervisor", "supervisord.pid")
 
@@ -129,28 +135,9 @@ class LocalGateway:
             "gateway_port": self.port,
             "gateway_database_url": "sqlite:///%s/mcp.db" % self.state_dir,
             "gateway_cache_type": "memory",
+            "mcpgateway_fact_dir": self.fact_dir,
         }
         variables.update(self.extra_vars)
-        return variables
-
-    def server_role_vars(self):
-        """The variables that point the gunicorn, granian, tune and benchmark roles at this gateway."""
-        env_files = [self.env_file, os.path.join(self.config_dir, "tuning.env")]
-        variables = {
-            "gunicorn_config_path": os.path.join(self.config_dir, "gunicorn.conf.py"),
-            "gunicorn_env_files": env_files,
-            "granian_env_path": os.path.join(self.config_dir, "granian.env"),
-            "granian_env_files": env_files,
-            "tune_service_manager": "supervisord",
-            "tune_config_dir": self.config_dir,
-            "tune_env_file": self.env_file,
-            "benchmark_service_manager": "supervisord",
-            "benchmark_config_dir": self.config_dir,
-            "benchmark_env_file": self.env_file,
-        }
-        for role in ("gunicorn", "granian", "tune", "benchmark"):
-            variables.update({role + "_venv": self.venv, role + "_user": self.account, role + "_group": self.group,
-                              role + "_state_dir": self.state_dir})
         return variables
 
     def write_inventory(self):

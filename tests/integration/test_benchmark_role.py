@@ -28,7 +28,7 @@ def site(gateway, tmp_path_factory):
     reports = str(tmp_path_factory.mktemp("benchmark-reports"))
 
     def run(settings):
-        extra_vars = dict(gateway.server_role_vars(), benchmark_report_dir=reports, tune_report_dir=reports,
+        extra_vars = dict(benchmark_report_dir=reports, tune_report_dir=reports,
                           **dict(SMALL_BENCHMARK, **NO_RATE_LIMIT, **settings))
         return gateway.playbook(capture=True, playbook="mcpgateway.tuning.site", extra_vars=extra_vars), reports
 

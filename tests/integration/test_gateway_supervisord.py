@@ -39,6 +39,20 @@ def test_first_run_serves_an_authenticated_gateway(gateway):
     assert oct(info.st_mode & 0o777) == "0o600" and info.st_uid == os.getuid()
 
 
+def test_first_run_records_where_the_gateway_lives(gateway):
+    """The record the other roles read instead of repeating the paths (their tests give none)."""
+    path = os.path.join(gateway.fact_dir, "mcpgateway.fact")
+    with open(path) as handle:
+        record = json.load(handle)
+    assert record == {
+        "version": "1.1.0", "home": gateway.folder, "venv": gateway.venv, "config_dir": gateway.config_dir,
+        "env_file": gateway.env_file, "state_dir": gateway.state_dir, "service_name": "mcpgateway",
+        "service_manager": "supervisord", "user": gateway.account, "group": gateway.group,
+    }
+    # Paths and names only: no URL, password or secret.
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+
+
 def test_second_run_changes_nothing(gateway):
     pid = gateway.program_pid()
     completed = gateway.playbook(capture=True)

@@ -31,7 +31,7 @@ def apply_role(gateway, tmp_path_factory):
     playbook.write_text(ROLE_PLAYBOOK)
 
     def apply(settings, *options):
-        extra_vars = dict(gateway.server_role_vars(), **settings)
+        extra_vars = dict(settings)
         return gateway.playbook(*options, capture=True, playbook=str(playbook), extra_vars=extra_vars)
 
     return apply
@@ -39,7 +39,7 @@ def apply_role(gateway, tmp_path_factory):
 
 @pytest.fixture
 def env_path(gateway):
-    return gateway.server_role_vars()["granian_env_path"]
+    return os.path.join(gateway.config_dir, "granian.env")
 
 
 def checksum(path):

@@ -32,7 +32,7 @@ def role_playbook(tmp_path_factory):
 @pytest.fixture
 def apply_role(gateway, role_playbook):
     def apply(settings, *options):
-        extra_vars = dict(gateway.server_role_vars(), **settings)
+        extra_vars = dict(settings)
         return gateway.playbook(*options, capture=True, playbook=role_playbook, extra_vars=extra_vars)
 
     return apply
@@ -40,7 +40,7 @@ def apply_role(gateway, role_playbook):
 
 @pytest.fixture
 def config_path(gateway):
-    return gateway.server_role_vars()["gunicorn_config_path"]
+    return os.path.join(gateway.config_dir, "gunicorn.conf.py")
 
 
 def checksum(path):

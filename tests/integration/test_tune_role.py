@@ -21,11 +21,12 @@ TUNE = "mcpgateway.tuning.tune"
 
 @pytest.fixture(scope="module")
 def tune(gateway):
-    """Run the tune playbook with the gateway's role variables and these; and at the end, put the
-    gateway back on its starting files for the tests that follow."""
+    """Run the tune playbook with these variables and none that say where the gateway lives (the
+    role finds it from the install's record); and at the end, put the gateway back on its starting
+    files for the tests that follow."""
 
     def run(settings=None, *options):
-        extra_vars = dict(gateway.server_role_vars(), **(settings or {}))
+        extra_vars = dict(settings or {})
         return gateway.playbook(*options, capture=True, playbook=TUNE, extra_vars=extra_vars)
 
     yield run
@@ -191,7 +192,7 @@ def test_a_failure_in_a_second_run_in_the_same_play_leaves_the_first_runs_files(
     assert tune({"tune_workers": 4}).returncode == 0
     playbook = tmp_path / "tune_twice.yml"
     playbook.write_text(TUNE_TWICE)
-    completed = gateway.playbook(capture=True, playbook=str(playbook), extra_vars=gateway.server_role_vars())
+    completed = gateway.playbook(capture=True, playbook=str(playbook))
     assert completed.returncode != 0
     # The second run wrote nothing: the first run's results, still registered, are not rolled back.
     assert "Nothing changed on" in completed.stdout, completed.stdout[-4000:]
