@@ -3,15 +3,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """mcpgateway.tuning.worker_plan: the sizing plan, computed on the controller.
 
-Wires the play to plugins/plugin_utils/sizing.py: checks the arguments, counts the replicas
-that share this host's database and Redis, and returns the plan or a clear failure.
+Wires the play to plugins/plugin_utils/sizing.py: checks the arguments, finds the replicas
+that share this host's database and Redis and what their running gateways hold, and returns the
+plan or a clear failure.
 """
 
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import count_replicas, make_plan
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import held_by, make_plan, sharing_hosts
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import (
     DEFAULTS,
     PROFILES,
@@ -33,9 +34,12 @@ ARGUMENT_SPEC = dict(
     worker_memory_mb=dict(type="float"),
     base_memory_mb=dict(type="float"),
     preload_shared_mb=dict(type="float", default=DEFAULTS["preload_shared_mb"]),
-    current_db_connections=dict(type="int", default=DEFAULTS["current_db_connections"]),
-    current_redis_connections=dict(type="int", default=DEFAULTS["current_redis_connections"]),
+    # Without them, what the replicas registered under held_connections_from hold, else none.
+    current_db_connections=dict(type="int"),
+    current_redis_connections=dict(type="int"),
+    held_connections_from=dict(type="str"),
     allow_degraded=dict(type="bool", default=DEFAULTS["allow_degraded"]),
+    uvloop_available=dict(type="bool", default=DEFAULTS["uvloop_available"]),
     overrides=dict(type="dict", default={}),
 )
 
@@ -50,11 +54,18 @@ class ActionModule(ActionBase):
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        request = dict((name, value) for name, value in args.items() if name != "shared_by")
+        request = dict((name, value) for name, value in args.items() if name not in ("shared_by", "held_connections_from"))
+        host = task_vars.get("inventory_hostname")
+        hostvars = task_vars.get("hostvars", {})
+        replica_hosts = sharing_hosts(host, task_vars.get("ansible_play_hosts_all") or [host], hostvars, args["shared_by"])
         if request["replicas"] is None:
-            host = task_vars.get("inventory_hostname")
-            hosts = task_vars.get("ansible_play_hosts_all") or [host]
-            request["replicas"] = count_replicas(host, hosts, task_vars.get("hostvars", {}), args["shared_by"])
+            request["replicas"] = len(replica_hosts)
+        if args["held_connections_from"]:
+            held_postgres, held_redis = held_by(replica_hosts, hostvars, args["held_connections_from"])
+            if request["current_db_connections"] is None:
+                request["current_db_connections"] = held_postgres
+            if request["current_redis_connections"] is None:
+                request["current_redis_connections"] = held_redis
         try:
             plan = make_plan(request)
         except PlanError as error:

@@ -117,12 +117,27 @@ options:
       - PostgreSQL connections the running gateways that share this budget (this host's and its replicas')
         hold now, as M(mcpgateway.tuning.held_connections) counts them. The probe counts them as in use; they
         are released at the restart, so the plan adds them back to the budget.
+      - Without it, the sum O(held_connections_from) gives, else 0.
     type: int
-    default: 0
   current_redis_connections:
-    description: Redis connections the running gateways that share this budget hold now (see O(current_db_connections)).
+    description:
+      - Redis connections the running gateways that share this budget hold now (see O(current_db_connections)).
+      - Without it, the sum O(held_connections_from) gives, else 0.
     type: int
-    default: 0
+  held_connections_from:
+    description:
+      - The name of the variable in which each host of the play registered M(mcpgateway.tuning.held_connections)
+        with endpoints named C(postgres) and C(redis).
+      - The plan adds back what the running gateways of the replicas (the hosts counted as for O(replicas))
+        hold, summed over those that registered it; O(current_db_connections) and O(current_redis_connections)
+        win when given.
+    type: str
+  uvloop_available:
+    description:
+      - Whether uvloop can be imported in the gateway's environment. Without it Granian cannot start on
+        C(loop=uvloop), so the plan chooses asyncio's loop and says why.
+    type: bool
+    default: true
   allow_degraded:
     description: When no plan fits the connection budgets, lower the workers until one does instead of failing.
     type: bool

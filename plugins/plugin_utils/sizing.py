@@ -394,7 +394,11 @@ def plan_granian(inputs, table, workers, concurrency_per_worker, plan):
                 "open connections, SSE streams included" % (backlog // workers, concurrency_per_worker))
     plan.decide("http", table["http"], "HTTP/1.1 only, for proxies and clients that do not speak HTTP/2"
                 if table["http"] == "1" else "HTTP/1.1 and HTTP/2 as the client asks")
-    plan.decide("loop", "uvloop", "faster than asyncio's own loop; the tune role checks it is installed")
+    if inputs["uvloop_available"]:
+        plan.decide("loop", "uvloop", "faster than asyncio's own loop, and installed in the gateway's environment")
+    else:
+        plan.decide("loop", "asyncio", "uvloop is not installed in the gateway's environment, and Granian cannot "
+                    "start on a loop it cannot import; asyncio's own loop is slower: install uvloop to use it")
     plan.decide("task_impl", "asyncio", "Granian's Rust task implementation needs Python < 3.12, the gateway 3.12+")
     plan.decide("respawn_failed_workers", True, "a crashed worker is replaced, not lost")
     if table["workers_max_rss"] or "workers_max_rss" in inputs["overrides"]:
@@ -444,10 +448,27 @@ def public_inputs(inputs, replicas_total):
     return shown_inputs
 
 
-def count_replicas(host, hosts, hostvars, shared_keys):
-    """Hosts of the play that share this host's value of every key in shared_keys (the
-    database and Redis URLs): they draw on the same budgets. Keys this host does not set
-    do not separate hosts."""
+def sharing_hosts(host, hosts, hostvars, shared_keys):
+    """The hosts of the play that share this host's value of every key in shared_keys (the
+    database and Redis URLs), this host included: they draw on the same budgets. Keys this host
+    does not set do not separate hosts."""
     own = hostvars.get(host, {})
     keys = [key for key in shared_keys if own.get(key) is not None]
-    return sum(1 for other in hosts if all(hostvars.get(other, {}).get(key) == own[key] for key in keys))
+    return [other for other in hosts if all(hostvars.get(other, {}).get(key) == own[key] for key in keys)]
+
+
+def held_by(hosts, hostvars, held_var):
+    """(PostgreSQL, Redis) connections the running gateways of these hosts hold now, as each host
+    registered mcpgateway.tuning.held_connections under held_var with endpoints named postgres and
+    redis. They are released when those gateways restart with their plans, so the budgets the
+    probes saw grow by as much. A host that registered nothing (or was skipped) and a unix socket
+    (counted as null) add nothing."""
+    postgres = redis = 0
+    for host in hosts:
+        held = hostvars.get(host, {}).get(held_var)
+        if not isinstance(held, dict) or held.get("skipped") or held.get("failed"):
+            continue
+        connections = held.get("connections") or {}
+        postgres += int(connections.get("postgres") or 0)
+        redis += int(connections.get("redis") or 0)
+    return postgres, redis

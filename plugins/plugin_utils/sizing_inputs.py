@@ -32,6 +32,7 @@ DEFAULTS = {
     "current_db_connections": 0,
     "current_redis_connections": 0,
     "allow_degraded": False,
+    "uvloop_available": True,
 }
 # Memory per worker and besides the workers (MiB) where the request does not give them, by server.
 # Gunicorn: a worker's PSS with its 4 helper processes; the base holds the master, which imports the
@@ -180,6 +181,7 @@ def normalize(request):
         "current_redis_connections": whole_number("current_redis_connections",
                                                   values["current_redis_connections"], 0),
         "allow_degraded": flag("allow_degraded", values["allow_degraded"]),
+        "uvloop_available": flag("uvloop_available", values["uvloop_available"]),
     }
     inputs.update(read_capacity(values.get("capacity")))
     postgres = values.get("postgres")

@@ -412,7 +412,7 @@ def test_pgbouncer_budget_is_used_like_a_database_budget():
 # ---------------------------------------------------------------------- replicas
 
 
-def test_count_replicas_by_shared_database_and_redis():
+def test_replicas_are_the_hosts_sharing_database_and_redis():
     hostvars = {
         "gw1": {"mcpgateway_database_url": "postgresql://db-a/mcp", "mcpgateway_redis_url": "redis://r/0"},
         "gw2": {"mcpgateway_database_url": "postgresql://db-a/mcp", "mcpgateway_redis_url": "redis://r/0"},
@@ -420,8 +420,36 @@ def test_count_replicas_by_shared_database_and_redis():
         "gw4": {},
     }
     keys = ["mcpgateway_database_url", "mcpgateway_redis_url"]
+    hosts = ["gw1", "gw2", "gw3", "gw4"]
 
-    assert sizing.count_replicas("gw1", ["gw1", "gw2", "gw3", "gw4"], hostvars, keys) == 2
-    assert sizing.count_replicas("gw3", ["gw1", "gw2", "gw3", "gw4"], hostvars, keys) == 1
+    assert sizing.sharing_hosts("gw1", hosts, hostvars, keys) == ["gw1", "gw2"]
+    assert sizing.sharing_hosts("gw3", hosts, hostvars, keys) == ["gw3"]
     # A host that sets neither shares with every host of the play.
-    assert sizing.count_replicas("gw4", ["gw1", "gw2", "gw3", "gw4"], hostvars, keys) == 4
+    assert sizing.sharing_hosts("gw4", hosts, hostvars, keys) == hosts
+
+
+def test_held_connections_are_summed_over_the_given_hosts_only():
+    hostvars = {
+        "gw1": {"held": {"connections": {"postgres": 12, "redis": 31}, "processes": 9}},
+        "gw2": {"held": {"connections": {"postgres": 5, "redis": None}, "processes": 9}},
+        # Not counted yet, skipped, failed: nothing to add back.
+        "gw3": {},
+        "gw4": {"held": {"skipped": True}},
+        "gw5": {"held": {"failed": True, "msg": "no such process"}},
+        "other": {"held": {"connections": {"postgres": 100, "redis": 100}}},
+    }
+
+    assert sizing.held_by(["gw1", "gw2", "gw3", "gw4", "gw5"], hostvars, "held") == (17, 31)
+    assert sizing.held_by(["gw3"], hostvars, "held") == (0, 0)
+
+
+def test_granian_runs_asyncio_when_uvloop_is_missing_and_says_why():
+    result = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", uvloop_available="false")
+
+    assert result["settings"]["loop"] == "asyncio"
+    assert "uvloop is not installed" in result["reasons"]["loop"]
+    assert "overridden" not in result["reasons"]["loop"]
+    assert plan(capacity=HOSTS["2 x 8 GiB"], server="granian")["settings"]["loop"] == "uvloop"
+    # An operator's choice still wins, with the plan's view beside it.
+    forced = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", uvloop_available=False, overrides={"loop": "uvloop"})
+    assert forced["settings"]["loop"] == "uvloop" and "the plan would choose asyncio" in forced["reasons"]["loop"]
