@@ -103,8 +103,23 @@ molecule: venv system-packages $(COLLECTION_LINK)
 		ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/molecule test -s $$scenario || exit 1; \
 	done
 
+# The stages in order, each timed; the times are printed at the end, also when a stage fails.
+TEST_STAGES := lint sanity units integration molecule
+STAGE_TIMES := $(BUILD)/test-stage-times
 .PHONY: test
-test: lint sanity units integration molecule
+test:
+	@mkdir -p $(BUILD) && : > $(STAGE_TIMES)
+	@status=0; all_started=$$(date +%s); \
+	for stage in $(TEST_STAGES); do \
+		started=$$(date +%s); \
+		$(MAKE) --no-print-directory $$stage || status=$$?; \
+		printf '%-12s %3d min %02d s%s\n' $$stage $$(( ($$(date +%s) - started) / 60 )) \
+			$$(( ($$(date +%s) - started) % 60 )) "$$( [ $$status -eq 0 ] || echo '  FAILED')" >> $(STAGE_TIMES); \
+		[ $$status -eq 0 ] || break; \
+	done; \
+	total=$$(( $$(date +%s) - all_started )); \
+	printf '%-12s %3d min %02d s\n' total $$(( total / 60 )) $$(( total % 60 )) >> $(STAGE_TIMES); \
+	echo "make test: time of each stage"; cat $(STAGE_TIMES); exit $$status
 
 .PHONY: demo
 demo: venv system-packages
