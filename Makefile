@@ -94,7 +94,7 @@ benchmark: venv system-packages $(COLLECTION_LINK)
 	rm -rf $(BENCHMARK_REPORTS) && mkdir -p $(BENCHMARK_REPORTS)
 	MCPGW_BENCHMARK_REPORTS=$(BENCHMARK_REPORTS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections \
 		$(VENV_BIN)/molecule test -s performance
-	$(VENV_BIN)/python benchmarks/table.py $(BENCHMARK_REPORTS)
+	PYTHONPATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/python benchmarks/table.py $(BENCHMARK_REPORTS)
 
 .PHONY: molecule
 molecule: venv system-packages $(COLLECTION_LINK)

@@ -4,7 +4,7 @@
 
 The performance suite resets the peak before it puts a configuration on the machine and reads it
 after the measurement: whether a configuration fits the machine's memory is part of its result.
-Read from the controller, in the cgroup v1 memory group tools/testvm.py made for the machine.
+Read from the controller, in the cgroup v1 memory group tests/harness/testvm.py made for the machine.
 
 Usage: python benchmarks/machine_memory.py reset|read MACHINE_RECORD_JSON
 Prints JSON: {"limited": false} for a machine without its own cgroup; else the limit, the peak

@@ -11,8 +11,8 @@ configuration's throughput drifts by 10 to 15 % over an hour, more than the targ
 and little over the minutes a round takes. The ratios: each server's plan / the best count of that
 server, the faster plan / the best of the sweep (target 0.95 or more, with no error), and the
 Gunicorn plan / upstream's defaults, measured first and again last. Writes
-benchmarks/results/latest.md, a dated JSON beside it, and the table into README.md between its
-benchmark markers.
+benchmarks/results/latest.md, a dated JSON beside it, and the table into docs/performance.md between
+its benchmark markers.
 
 Usage: python benchmarks/table.py REPORTS_DIR
        python benchmarks/table.py --round-counts SUITE_JSON   (the counts suite.yml measures in each round, as JSON)
@@ -27,13 +27,13 @@ import os
 import statistics
 import sys
 
+# The collection, as make benchmark puts it on PYTHONPATH (and ansible-test units does).
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import ratio, runs_overlap, summarize_runs
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
-
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import ratio, runs_overlap, summarize_runs  # noqa: E402 pylint: disable=wrong-import-position
-
 RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results")
-README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+PERFORMANCE_PAGE = os.path.join(REPO_ROOT, "docs", "performance.md")
+TABLE_START, TABLE_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 TARGET = 0.95
 # suite.yml's plans: the tune role's plan for each server, named "tuned-<server>"; Gunicorn is the
 # role's default server, and the one upstream's defaults run.
@@ -448,14 +448,13 @@ def main(argv):
         handle.write("# Performance suite: latest results\n\n" + table)
     with open(os.path.join(RESULTS, now.strftime("%Y%m%dT%H%M%SZ.json")), "w") as handle:
         json.dump(suites, handle, indent=1, sort_keys=True)
-    readme_path = os.path.join(REPO_ROOT, "README.md")
-    with open(readme_path) as handle:
-        readme = handle.read()
-    if README_START in readme and README_END in readme:
-        head, rest = readme.split(README_START, 1)
-        readme = head + README_START + "\n" + table + "\n" + README_END + rest.split(README_END, 1)[1]
-        with open(readme_path, "w") as handle:
-            handle.write(readme)
+    with open(PERFORMANCE_PAGE) as handle:
+        page = handle.read()
+    if TABLE_START in page and TABLE_END in page:
+        head, rest = page.split(TABLE_START, 1)
+        page = head + TABLE_START + "\n" + table + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
+        with open(PERFORMANCE_PAGE, "w") as handle:
+            handle.write(page)
     print(table)
 
 

@@ -23,11 +23,12 @@ import time
 import uuid
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
+# The test harness (tests/harness) starts the demo's servers and gateway as it does the tests'.
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
 
-from tools.cgroups import CgroupUnavailable, LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
-from tools.local_gateway import GatewayError, LocalGateway  # noqa: E402 pylint: disable=wrong-import-position
-from tools.throwaway import PostgresServer, RedisServer  # noqa: E402 pylint: disable=wrong-import-position
+from harness.cgroups import CgroupUnavailable, LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
+from harness.local_gateway import GatewayError, LocalGateway  # noqa: E402 pylint: disable=wrong-import-position
+from harness.throwaway import PostgresServer, RedisServer  # noqa: E402 pylint: disable=wrong-import-position
 
 BUILD = os.path.join(REPO_ROOT, ".build")
 REPORT_DIR = os.path.join(BUILD, "demo")

@@ -23,7 +23,8 @@ import time
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO_ROOT)
+# tests/, where the harness package lives (throwaway servers, cgroups, the local gateway).
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
 
 
 def _link_collection():
@@ -40,8 +41,8 @@ def _link_collection():
 
 COLLECTIONS_ROOT = _link_collection()
 
-from tools.local_gateway import GatewayError, LocalGateway, find_gateway_python  # noqa: E402 pylint: disable=wrong-import-position
-from tools.throwaway import Certificates, PgBouncerServer, PostgresServer, RedisServer, SilentPort  # noqa: E402 pylint: disable=wrong-import-position
+from harness.local_gateway import GatewayError, LocalGateway, find_gateway_python  # noqa: E402 pylint: disable=wrong-import-position
+from harness.throwaway import Certificates, PgBouncerServer, PostgresServer, RedisServer, SilentPort  # noqa: E402 pylint: disable=wrong-import-position
 
 REDIS_PASSWORD = "redis-requirepass-7Gq2"
 REDIS_ACL_USER = "gateway"

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tools.cgroups import CgroupUnavailable, LimitedCgroup
+from harness.cgroups import CgroupUnavailable, LimitedCgroup
 
 GIB = 1024 ** 3
 

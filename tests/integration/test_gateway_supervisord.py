@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import recap
-from tools.local_gateway import free_port
+from harness.local_gateway import free_port
 
 
 def command_line(pid):

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from conftest import recap
-from tools.local_gateway import children
+from harness.local_gateway import children
 
 ROLE_PLAYBOOK = """\
 - name: Apply the gunicorn role

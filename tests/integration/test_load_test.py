@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from tools.throwaway import LOOPBACK, free_port
+from harness.throwaway import LOOPBACK, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed (apt-get install hey)")
 

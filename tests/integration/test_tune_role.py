@@ -14,7 +14,7 @@ import os
 import pytest
 
 from conftest import recap
-from tools.local_gateway import children
+from harness.local_gateway import children
 
 TUNE = "mcpgateway.tuning.tune"
 

@@ -9,8 +9,8 @@ with a key made for the run: Ansible manages it over SSH like a VM. A "small VM"
 a cpu and memory cgroup with real, kernel-enforced limits, while its /proc/meminfo and nproc
 still show the host's. Needs root, systemd-container and openssh-server.
 
-    python tools/testvm.py up STATE_DIR NAME ADDRESS [--cpus 1.5] [--memory-mib 1536] [--bind-ro SRC:DST]
-    python tools/testvm.py down STATE_DIR        (every machine recorded there, whatever state)
+    python tests/harness/testvm.py up STATE_DIR NAME ADDRESS [--cpus 1.5] [--memory-mib 1536] [--bind-ro SRC:DST]
+    python tests/harness/testvm.py down STATE_DIR        (every machine recorded there, whatever state)
 
 The state folder records each machine (its nspawn PID, mounts, cgroup) so that `down` removes
 everything it made even after a failed run.
@@ -26,10 +26,10 @@ import subprocess
 import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
+# tests/, where the harness package lives, when this file runs as a script.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tools.cgroups import LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
+from harness.cgroups import LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
 
 # Services of the host that would take the host's ports, or the machine's sshd port, if they
 # started in every machine.

@@ -23,9 +23,8 @@ import time
 import urllib.error
 import urllib.request
 
-from tools.throwaway import LOOPBACK, free_port
+from harness.throwaway import LOOPBACK, free_port
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GATEWAY_PYTHON_NAMES = ("python3.13", "python3.12")
 
 
