@@ -89,7 +89,7 @@ def socket_inodes(pids, proc="/proc"):
     return inodes
 
 
-def endpoint_of(url):
+def tcp_address_of(url):
     """(host, port) of a server URL without credentials, e.g. postgresql://db:5432/mcp;
     None for a unix socket or a URL without a host."""
     scheme, separator, rest = url.partition("://")
@@ -135,6 +135,6 @@ def held_connections(root_pid, endpoints, proc="/proc"):
             continue
     counts = {}
     for name, url in endpoints.items():
-        endpoint = endpoint_of(url)
-        counts[name] = None if endpoint is None else count_held(entries, inodes, resolve(endpoint[0]), endpoint[1])
+        address = tcp_address_of(url)
+        counts[name] = None if address is None else count_held(entries, inodes, resolve(address[0]), address[1])
     return counts, len(pids)

@@ -11,6 +11,7 @@ skipped: these are the files the collection writes, not general parsers.
 
 from __future__ import annotations
 
+import base64
 import re
 
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
@@ -51,3 +52,11 @@ def setting_changes(before_text, after_text):
     before, after = settings(before_text), settings(after_text)
     return [{"name": name, "before": before.get(name), "after": after.get(name)}
             for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
+
+
+def slurped_texts(slurped):
+    """{path: text} of a looped ansible.builtin.slurp's registered result (or its list of results):
+    the files it read, decoded; a file it skipped (not there) is left out."""
+    results = slurped.get("results", []) if isinstance(slurped, dict) else slurped
+    return {result["source"]: base64.b64decode(result["content"]).decode("utf-8")
+            for result in results or [] if "content" in result and "source" in result}

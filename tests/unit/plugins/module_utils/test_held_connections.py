@@ -8,7 +8,7 @@ import os
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.held_connections import (
     decode_address,
-    endpoint_of,
+    tcp_address_of,
     held_connections,
     process_tree,
 )
@@ -47,12 +47,12 @@ def test_addresses_decode_as_the_kernel_writes_them():
 
 
 def test_endpoints_come_from_urls_with_or_without_credentials():
-    assert endpoint_of("postgresql+psycopg://gw:secret@db.example:6432/mcp?sslmode=disable") == ("db.example", 6432)
-    assert endpoint_of("postgresql://db/mcp") == ("db", 5432)
-    assert endpoint_of("redis://:pw@127.0.0.1/0") == ("127.0.0.1", 6379)
-    assert endpoint_of("rediss://[::1]:6380/0") == ("::1", 6380)
-    assert endpoint_of("unix:///run/redis.sock") is None
-    assert endpoint_of("db:5432") is None
+    assert tcp_address_of("postgresql+psycopg://gw:secret@db.example:6432/mcp?sslmode=disable") == ("db.example", 6432)
+    assert tcp_address_of("postgresql://db/mcp") == ("db", 5432)
+    assert tcp_address_of("redis://:pw@127.0.0.1/0") == ("127.0.0.1", 6379)
+    assert tcp_address_of("rediss://[::1]:6380/0") == ("::1", 6380)
+    assert tcp_address_of("unix:///run/redis.sock") is None
+    assert tcp_address_of("db:5432") is None
 
 
 def test_the_tree_follows_parents_and_ignores_other_processes(tmp_path):

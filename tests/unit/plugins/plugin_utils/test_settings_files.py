@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import base64
+
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.settings_files import (
     env_values,
     setting_changes,
+    slurped_texts,
 )
 
 GATEWAY_ENV = """# Ansible managed
@@ -58,3 +61,16 @@ def test_changes_of_gunicorn_config_ignore_comments_and_nested_code():
 
 def test_a_new_file_changes_every_setting():
     assert setting_changes("", "DB_POOL_SIZE=5\n") == [{"name": "DB_POOL_SIZE", "before": None, "after": "5"}]
+
+
+def test_slurped_texts_by_path_leave_out_skipped_items():
+    registered = {"results": [
+        {"source": "/etc/gw/tuning.env", "content": base64.b64encode(b"DB_POOL_SIZE=8\n").decode(), "encoding": "base64"},
+        {"skipped": True, "item": {"item": "/etc/gw/gunicorn.conf.py"}},
+        {"source": "/etc/gw/granian.env", "content": base64.b64encode("GRANIAN_LOOP=uvloop # é\n".encode()).decode()},
+    ]}
+
+    assert slurped_texts(registered) == {"/etc/gw/tuning.env": "DB_POOL_SIZE=8\n",
+                                         "/etc/gw/granian.env": "GRANIAN_LOOP=uvloop # é\n"}
+    assert slurped_texts(registered["results"]) == slurped_texts(registered)
+    assert slurped_texts({"results": []}) == {}
