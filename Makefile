@@ -80,11 +80,15 @@ units: venv collection-copy
 
 .PHONY: integration
 integration: venv system-packages
-	$(VENV_BIN)/python -m pytest -p no:cacheprovider tests/integration
+	$(VENV_BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations 15 tests/integration
 
 # Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
-# loopback address each): they mount, boot and make cgroups, so they need root.
-MOLECULE_SCENARIOS := capacity probes gateway tune
+# loopback address each): they mount, boot and make cgroups, so they need root. Each scenario has
+# machines, addresses, servers and a Molecule state of its own, so two chains of scenarios run at
+# once (about 13 minutes instead of 21 on the 2-vCPU test machine); each scenario's output goes to
+# .build/molecule/<scenario>.log and is printed when both chains are done.
+MOLECULE_CHAINS := gateway,capacity tune,probes
+MOLECULE_LOGS := $(BUILD)/molecule
 
 # The performance suite: on demand, not part of make test (about 3 hours on the 2-vCPU test machine).
 BENCHMARK_REPORTS := $(CURDIR)/$(BUILD)/benchmark-reports
@@ -99,9 +103,21 @@ benchmark: venv system-packages $(COLLECTION_LINK)
 .PHONY: molecule
 molecule: venv system-packages $(COLLECTION_LINK)
 	@[ "$$(id -u)" -eq 0 ] || { echo "make molecule boots systemd test machines and needs root (sudo make molecule)" >&2; exit 1; }
-	for scenario in $(MOLECULE_SCENARIOS); do \
-		ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/molecule test -s $$scenario || exit 1; \
-	done
+	@rm -rf $(MOLECULE_LOGS) && mkdir -p $(MOLECULE_LOGS)
+	@pids=""; \
+	for chain in $(MOLECULE_CHAINS); do \
+		( for scenario in $${chain//,/ }; do \
+			echo "molecule test -s $$scenario: started $$(date +%T)"; \
+			ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/molecule test -s $$scenario \
+				> $(MOLECULE_LOGS)/$$scenario.log 2>&1 \
+				|| { echo "molecule test -s $$scenario: FAILED $$(date +%T)" | tee -a $(MOLECULE_LOGS)/failed; exit 1; }; \
+			echo "molecule test -s $$scenario: passed $$(date +%T)"; \
+		done ) & pids="$$pids $$!"; \
+	done; \
+	status=0; for pid in $$pids; do wait $$pid || status=1; done; \
+	for log in $(MOLECULE_LOGS)/*.log; do echo "===== $$log"; cat $$log; done; \
+	[ ! -e $(MOLECULE_LOGS)/failed ] || cat $(MOLECULE_LOGS)/failed; \
+	exit $$status
 
 # The stages in order, each timed; the times are printed at the end, also when a stage fails.
 TEST_STAGES := lint sanity units integration molecule

@@ -59,6 +59,15 @@ PG_DATABASE = "mcp"
 PG_DATABASE_LIMIT = 10
 
 
+def pytest_collection_modifyitems(items):
+    """Tests of the session's gateway change it one after the other: under pytest-xdist (make
+    integration runs two workers) they form one group, which one worker runs in order, while the
+    other worker runs the tests of the probes, capacity and plan beside them."""
+    for item in items:
+        if "gateway" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("gateway"))
+
+
 def pytest_runtest_makereport(item, call):
     """In CI every prerequisite is installed by make: a skipped test there is a failure."""
     del item
