@@ -199,22 +199,25 @@ def connections_available(settings, in_use, role, database):
     return max(0, binding["available"]), binding, limits
 
 
+# PostgreSQL applies its connection limits to the login role (session_user) when a session starts;
+# a role the session then switches to (ALTER ROLE ... SET role, options=-c role=..., SET ROLE) is
+# current_user and changes none of them. pg_stat_activity's usename is the login role too.
 SETTINGS_QUERY = """
 SELECT current_setting('server_version') AS server_version,
        current_setting('server_version_num')::int AS server_version_num,
        current_setting('max_connections')::int AS max_connections,
        current_setting('superuser_reserved_connections')::int AS superuser_reserved_connections,
        current_setting('reserved_connections', true) AS reserved_connections,
-       current_user AS role_name,
+       session_user AS role_name,
        current_database() AS database_name,
        r.rolsuper AS superuser,
        r.rolconnlimit AS rolconnlimit,
        d.datconnlimit AS datconnlimit,
        EXISTS (SELECT 1 FROM pg_roles m
                WHERE m.rolname = 'pg_use_reserved_connections'
-                 AND pg_has_role(current_user, m.oid, 'MEMBER')) AS can_use_reserved
+                 AND pg_has_role(session_user, m.oid, 'MEMBER')) AS can_use_reserved
 FROM pg_roles r, pg_database d
-WHERE r.rolname = current_user AND d.datname = current_database()
+WHERE r.rolname = session_user AND d.datname = current_database()
 """
 
 # Only client backends occupy max_connections slots; background workers have their own.
@@ -225,7 +228,7 @@ CLIENT_BACKEND_FILTER = ("(backend_type = 'client backend' OR "
                          "(backend_type IS NULL AND usename IS NOT NULL AND datname IS NOT NULL))")
 ACTIVITY_QUERY = """
 SELECT coalesce(state, 'unknown') AS state,
-       usename = current_user AS same_role,
+       usename = session_user AS same_role,
        datname = current_database() AS same_database,
        count(*) AS connections
 FROM pg_stat_activity

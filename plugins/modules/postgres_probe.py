@@ -128,7 +128,10 @@ connections_in_use:
   type: dict
   sample: {total: 12, role: 4, database: 9, by_state: {idle: 10, active: 2}}
 role:
-  description: The probing role, C(name), C(superuser), C(can_use_reserved), C(connection_limit).
+  description:
+    - The login role, C(name), C(superuser), C(can_use_reserved), C(connection_limit).
+    - It is the role PostgreSQL applies its connection limits to (C(session_user)), also when sessions then act
+      as another role (C(ALTER ROLE ... SET role), C(options=-c role=...) in the DSN, C(SET ROLE)).
   returned: always
   type: dict
 database:
@@ -136,7 +139,7 @@ database:
   returned: always
   type: dict
 rolconnlimit:
-  description: The role's connection limit, -1 for none.
+  description: The login role's connection limit, -1 for none.
   returned: always
   type: int
 datconnlimit:

@@ -141,6 +141,47 @@ def test_database_limit_binds_and_the_server_agrees(run_module, postgres_server)
         assert "too many connections for database" in refusal
 
 
+SWITCHED_ROLE = "switched"
+SWITCHING_PASSWORD = "switch-pass-Q7w"
+SWITCHING_LIMIT = 3
+
+
+@pytest.fixture(scope="module")
+def switching_logins(postgres_server):
+    """Two login roles with CONNECTION LIMIT 3 whose sessions act as a role without a limit: one
+    switches on the server (ALTER ROLE ... SET role), the other asks for it in its DSN
+    (options=-c role=...). PostgreSQL counts both against the login role, the session_user."""
+    postgres_server.sql("CREATE ROLE %s NOLOGIN" % SWITCHED_ROLE)
+    for login in ("switch_on_server", "switch_in_dsn"):
+        postgres_server.sql("CREATE ROLE %s LOGIN PASSWORD '%s' CONNECTION LIMIT %d IN ROLE %s"
+                            % (login, SWITCHING_PASSWORD, SWITCHING_LIMIT, SWITCHED_ROLE))
+    postgres_server.sql("ALTER ROLE switch_on_server SET role = %s" % SWITCHED_ROLE)
+
+
+@pytest.mark.parametrize("login, dsn_options", [
+    ("switch_on_server", ""),
+    ("switch_in_dsn", "&options=-c%%20role%%3D%s" % SWITCHED_ROLE),
+])
+def test_the_login_roles_limit_binds_when_sessions_switch_role(run_module, postgres_server, switching_logins,
+                                                                login, dsn_options):
+    dsn = "postgresql://%s:%s@%s:%d/%s?sslmode=disable%s" % (
+        login, SWITCHING_PASSWORD, postgres_server.host, postgres_server.port, PG_DATABASE, dsn_options)
+    with held_connections(postgres_server, (login, SWITCHING_PASSWORD, PG_DATABASE, 1)) as held:
+        acting, logged_in = held[0].execute("SELECT current_user, session_user").fetchone()
+        assert logged_in == login and acting == (SWITCHED_ROLE if login == "switch_on_server" else login)
+        result = run_module("postgres_probe", {"dsn": dsn}).result
+
+        assert result["reachable"] is True, result["error"]
+        assert result["role"]["name"] == login and result["rolconnlimit"] == SWITCHING_LIMIT
+        assert result["connections_in_use"]["role"] == 1
+        assert result["connections_available"] == SWITCHING_LIMIT - 1
+        assert result["connections_available_binding"] == "role connection limit"
+
+        opened, refusal = open_until_refused(postgres_server, login, SWITCHING_PASSWORD, PG_DATABASE, 20)
+        assert opened == result["connections_available"]
+        assert "too many connections for role" in refusal
+
+
 def test_max_connections_binds_and_reserved_slots_are_kept_for_superusers(run_module, postgres_server):
     with held_connections(postgres_server, (OTHER_ROLE, OTHER_PASSWORD, "postgres", 15)):
         result = run_module("postgres_probe", probe_args(postgres_server, user=OTHER_ROLE, password=OTHER_PASSWORD,
