@@ -172,6 +172,19 @@ def _info_scalar(value):
         return value
 
 
+def _count(value):
+    return value if isinstance(value, int) else 0
+
+
+def clients_available(summary):
+    """Connections a new client may still open: Redis refuses one once its clients, replicas
+    included, and its cluster bus links reach maxclients; INFO's connected_clients leaves the
+    replicas out, so they are counted apart. None when maxclients or the clients are unknown."""
+    if not isinstance(summary["maxclients"], int) or summary["connected_clients"] is None:
+        return None
+    return summary["maxclients"] - summary["connected_clients"] - summary["replicas"] - summary["cluster_connections"]
+
+
 def summarize_info(sections, own_connections=1):
     """The figures the planner needs from parsed INFO.
 
@@ -180,23 +193,25 @@ def summarize_info(sections, own_connections=1):
     merged = {}
     for fields in sections.values():
         merged.update(fields)
-    maxclients = merged.get("maxclients")
     connected = merged.get("connected_clients")
     in_use = max(0, connected - own_connections) if isinstance(connected, int) else None
-    return {
+    summary = {
         "version": str(merged.get("valkey_version") or merged.get("redis_version") or "") or None,
         "server_name": merged.get("server_name") or "redis",
         "mode": merged.get("redis_mode"),
         "role": merged.get("role"),
-        "maxclients": maxclients,
+        "maxclients": merged.get("maxclients"),
         "connected_clients": in_use,
+        "replicas": _count(merged.get("connected_slaves")),
+        "cluster_connections": _count(merged.get("cluster_connections")),
         "blocked_clients": merged.get("blocked_clients"),
         "maxmemory": merged.get("maxmemory"),
         "maxmemory_policy": merged.get("maxmemory_policy"),
         "used_memory": merged.get("used_memory"),
         "cluster_enabled": bool(merged.get("cluster_enabled", 0)),
-        "clients_available": (maxclients - in_use) if isinstance(maxclients, int) and in_use is not None else None,
     }
+    summary["clients_available"] = clients_available(summary)
+    return summary
 
 
 def explain_error(error, endpoint, timeout):
@@ -255,7 +270,7 @@ def probe_redis(params, client_factory=None):
             # Before Redis 7 INFO does not carry maxclients.
             config = client.config_get("maxclients")
             result["maxclients"] = int(config["maxclients"])
-            result.update(clients_available=result["maxclients"] - result["connected_clients"])
+            result["clients_available"] = clients_available(result)
     except (redis.exceptions.RedisError, OSError, ValueError) as error:
         result["error"] = explain_error(error, endpoint, params["timeout"])
     finally:

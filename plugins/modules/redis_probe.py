@@ -95,7 +95,15 @@ maxclients:
   type: int
   sample: 10000
 connected_clients:
-  description: Clients connected besides the probe.
+  description: Clients connected besides the probe; INFO leaves replicas out of it.
+  returned: always
+  type: int
+replicas:
+  description: Replicas attached to this server (C(connected_slaves)); each holds a client slot.
+  returned: always
+  type: int
+cluster_connections:
+  description: Cluster bus connections, which Redis counts against C(maxclients) too; 0 outside a cluster.
   returned: always
   type: int
 blocked_clients:
@@ -119,7 +127,7 @@ cluster_enabled:
   returned: always
   type: bool
 clients_available:
-  description: C(maxclients) minus RV(connected_clients), the connections still free.
+  description: C(maxclients) minus RV(connected_clients), RV(replicas) and RV(cluster_connections), the connections still free.
   returned: always
   type: int
   sample: 9990

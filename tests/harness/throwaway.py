@@ -136,9 +136,12 @@ class ThrowawayServer:
 
 
 class RedisServer(ThrowawayServer):
-    """redis-server with an optional requirepass, ACL users, maxclients and TLS port."""
+    """redis-server with an optional requirepass, ACL users, maxclients, TLS port, and as a
+    replica of another (replica_of: a started RedisServer without a password)."""
 
-    def __init__(self, password=None, acl_users=None, maxclients=None, maxmemory=None, certificates=None):
+    def __init__(self, password=None, acl_users=None, maxclients=None, maxmemory=None, certificates=None,
+                 replica_of=None):
+        self.replica_of = replica_of
         self.password = password
         self.acl_users = acl_users or {}
         self.maxclients = maxclients
@@ -164,6 +167,8 @@ class RedisServer(ThrowawayServer):
             lines.append("maxclients %d" % self.maxclients)
         if self.maxmemory:
             lines.append("maxmemory %d" % self.maxmemory)
+        if self.replica_of:
+            lines.append("replicaof %s %d" % (self.replica_of.host, self.replica_of.port))
         if self.certificates:
             self.tls_port = free_port()
             lines += ["tls-port %d" % self.tls_port, "tls-cert-file %s" % self.certificates.server_cert,

@@ -21,6 +21,7 @@ from conftest import (
     REDIS_MAXMEMORY,
     REDIS_PASSWORD,
 )
+from harness.throwaway import RedisServer
 
 
 def server_version():
@@ -83,6 +84,55 @@ def test_requirepass_figures_match_the_server(run_module, redis_server):
     latency = result["latency_ms"]
     assert latency["samples"] == 7
     assert 0 < latency["min"] <= latency["p50"] <= latency["p99"] <= latency["max"]
+
+
+REPLICATED_MAXCLIENTS = 20
+
+
+def open_until_refused(server, limit):
+    """Open plain clients until Redis refuses one; return how many it took and what it said."""
+    opened = []
+    try:
+        for dummy in range(limit + 1):
+            connection = socket.create_connection((server.host, server.port), timeout=5)
+            connection.sendall(b"PING\r\n")
+            reply = connection.recv(200)
+            if not reply.startswith(b"+PONG"):
+                connection.close()
+                return len(opened), reply.decode()
+            opened.append(connection)
+        return len(opened), None
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def test_a_replica_takes_a_client_slot_and_the_server_agrees(run_module):
+    """Redis counts an attached replica against maxclients while INFO leaves it out of
+    connected_clients: the probe counts it, and the server then accepts exactly the rest."""
+    with RedisServer(maxclients=REPLICATED_MAXCLIENTS) as primary, RedisServer(replica_of=primary):
+        watcher = redis.Redis(host=primary.host, port=primary.port)
+        try:
+            deadline = time.monotonic() + 10
+            while watcher.info("replication")["connected_slaves"] != 1:
+                assert time.monotonic() < deadline, "the replica never attached: %s" % watcher.info("replication")
+                time.sleep(0.1)
+        finally:
+            watcher.close()
+        held = [socket.create_connection((primary.host, primary.port), timeout=5) for dummy in range(5)]
+        try:
+            run = run_module("redis_probe", {"host": primary.host, "port": primary.port})
+            result = run.result
+            assert result["reachable"] is True, result["error"]
+            assert (result["connected_clients"], result["replicas"]) == (5, 1)
+            assert result["clients_available"] == REPLICATED_MAXCLIENTS - 5 - 1
+
+            opened, refusal = open_until_refused(primary, REPLICATED_MAXCLIENTS)
+            assert opened == result["clients_available"]
+            assert "max number of clients reached" in refusal
+        finally:
+            for connection in held:
+                connection.close()
 
 
 def test_acl_user_and_url_forms(run_module, redis_server):

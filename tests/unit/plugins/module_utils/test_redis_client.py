@@ -84,10 +84,20 @@ def test_summary_does_not_count_the_probe_connection():
 
     assert summary == {
         "version": "7.0.15", "server_name": "redis", "mode": "standalone", "role": "master",
-        "maxclients": 57, "connected_clients": 4, "blocked_clients": 1, "maxmemory": 67108864,
-        "maxmemory_policy": "noeviction", "used_memory": 1081352, "cluster_enabled": False,
+        "maxclients": 57, "connected_clients": 4, "replicas": 0, "cluster_connections": 0, "blocked_clients": 1,
+        "maxmemory": 67108864, "maxmemory_policy": "noeviction", "used_memory": 1081352, "cluster_enabled": False,
         "clients_available": 53,
     }
+
+
+def test_replicas_and_cluster_links_take_client_slots_too():
+    text = INFO_REDIS_7.replace("connected_slaves:0", "connected_slaves:2").replace(
+        "cluster_connections:0", "cluster_connections:3")
+    summary = redis_client.summarize_info(redis_client.parse_info(text))
+
+    # INFO's connected_clients leaves replicas out; maxclients counts them and the cluster bus.
+    assert (summary["connected_clients"], summary["replicas"], summary["cluster_connections"]) == (4, 2, 3)
+    assert summary["clients_available"] == 57 - 4 - 2 - 3
 
 
 def test_summary_of_a_valkey_cluster_replica_without_maxclients_in_info():
