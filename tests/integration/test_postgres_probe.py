@@ -69,6 +69,14 @@ def open_until_refused(server, user, password, database, limit):
             connection.close()
 
 
+def assert_the_server_agrees(server, user, password, database, result, refusal_reason):
+    """The server accepts exactly the connections_available the probe reported, then refuses
+    the next one for the reason the probe named."""
+    opened, refusal = open_until_refused(server, user, password, database, 20)
+    assert opened == result["connections_available"]
+    assert refusal_reason in refusal
+
+
 def probe_args(server, user=PG_ROLE, password=PG_ROLE_PASSWORD, database=PG_DATABASE, **extra):
     args = {"host": server.host, "port": server.port, "user": user, "password": password, "database": database,
             "sslmode": "disable"}
@@ -122,9 +130,7 @@ def test_role_limit_binds_and_the_server_agrees(run_module, postgres_server):
         assert [limit["available"] for limit in result["connection_limits"]] == [
             PG_MAX_CONNECTIONS - PG_SUPERUSER_RESERVED - 5, PG_ROLE_LIMIT - 2, PG_DATABASE_LIMIT - 2]
 
-        opened, refusal = open_until_refused(postgres_server, PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, 20)
-        assert opened == result["connections_available"]
-        assert "too many connections for role" in refusal
+        assert_the_server_agrees(postgres_server, PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, result, "too many connections for role")
 
 
 def test_database_limit_binds_and_the_server_agrees(run_module, postgres_server):
@@ -136,9 +142,7 @@ def test_database_limit_binds_and_the_server_agrees(run_module, postgres_server)
         assert result["connections_available"] == PG_DATABASE_LIMIT - 9
         assert result["connections_available_binding"] == "database connection limit"
 
-        opened, refusal = open_until_refused(postgres_server, PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, 20)
-        assert opened == result["connections_available"]
-        assert "too many connections for database" in refusal
+        assert_the_server_agrees(postgres_server, PG_ROLE, PG_ROLE_PASSWORD, PG_DATABASE, result, "too many connections for database")
 
 
 SWITCHED_ROLE = "switched"
@@ -177,9 +181,7 @@ def test_the_login_roles_limit_binds_when_sessions_switch_role(run_module, postg
         assert result["connections_available"] == SWITCHING_LIMIT - 1
         assert result["connections_available_binding"] == "role connection limit"
 
-        opened, refusal = open_until_refused(postgres_server, login, SWITCHING_PASSWORD, PG_DATABASE, 20)
-        assert opened == result["connections_available"]
-        assert "too many connections for role" in refusal
+        assert_the_server_agrees(postgres_server, login, SWITCHING_PASSWORD, PG_DATABASE, result, "too many connections for role")
 
 
 def test_max_connections_binds_and_reserved_slots_are_kept_for_superusers(run_module, postgres_server):
@@ -194,9 +196,7 @@ def test_max_connections_binds_and_reserved_slots_are_kept_for_superusers(run_mo
             "max_connections %d - %d reserved for other roles - 15 in use" % (PG_MAX_CONNECTIONS,
                                                                               PG_SUPERUSER_RESERVED))
 
-        opened, refusal = open_until_refused(postgres_server, OTHER_ROLE, OTHER_PASSWORD, "postgres", 20)
-        assert opened == result["connections_available"]
-        assert "reserved" in refusal
+        assert_the_server_agrees(postgres_server, OTHER_ROLE, OTHER_PASSWORD, "postgres", result, "reserved")
 
 
 def test_superuser_over_the_unix_socket_may_use_the_reserved_slots(run_module, postgres_server):
