@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import pwd
+import random
 import secrets
 import shutil
 import socket
@@ -29,10 +30,23 @@ class ServerError(Exception):
     """A throwaway server could not be started."""
 
 
+# Below the kernel's ephemeral range (32768 to 60999 here): a port from that range may be taken at
+# any moment as the source of an outgoing connection (a load test, a gateway's pools, ssh), and a
+# server started on it then fails to bind, or a check connects to itself. Ports are drawn at
+# random so that tests running at once rarely draw the same.
+PORT_RANGE = (20000, 32000)
+
+
 def free_port(host=LOOPBACK):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+    for dummy in range(500):
+        port = random.randrange(*PORT_RANGE)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ServerError("no free port between %d and %d on %s" % (PORT_RANGE[0], PORT_RANGE[1], host))
 
 
 def wait_for_port(host, port, timeout, process=None, log_path=None):
