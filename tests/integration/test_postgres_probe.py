@@ -167,7 +167,7 @@ def switching_logins(postgres_server):
     ("switch_in_dsn", "&options=-c%%20role%%3D%s" % SWITCHED_ROLE),
 ])
 def test_the_login_roles_limit_binds_when_sessions_switch_role(run_module, postgres_server, switching_logins,
-                                                                login, dsn_options):
+                                                               login, dsn_options):
     dsn = "postgresql://%s:%s@%s:%d/%s?sslmode=disable%s" % (
         login, SWITCHING_PASSWORD, postgres_server.host, postgres_server.port, PG_DATABASE, dsn_options)
     with held_connections(postgres_server, (login, SWITCHING_PASSWORD, PG_DATABASE, 1)) as held:
