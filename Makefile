@@ -83,13 +83,11 @@ integration: venv system-packages
 	$(VENV_BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations 15 tests/integration
 
 # Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
-# loopback address each): they mount, boot and make cgroups, so they need root. Each scenario has
-# machines, addresses, servers and a Molecule state of its own, so two chains of scenarios run at
-# once; each scenario's output goes to .build/molecule/<scenario>.log and is printed when both
-# chains are done. Run this way on the 2-vCPU test machine (2026-12-04), tune took 15.5 minutes,
-# gateway 11.2, probes 1.2 and capacity 1.0. probes runs after tune, not beside it: tune's load and
-# its gateways' pools on the host's loopback were running when a Redis of probes went missing.
-MOLECULE_CHAINS := gateway,capacity tune,probes
+# loopback address each): they mount, boot and make cgroups, so they need root. The loop below can
+# run chains of scenarios at once, but two chains side by side lost a scenario's PostgreSQL or Redis
+# in two of three runs (2026-12-04, cause not found yet), so there is one chain: one scenario after
+# the other. Each scenario's output goes to .build/molecule/<scenario>.log, printed at the end.
+MOLECULE_CHAINS := capacity,probes,gateway,tune
 MOLECULE_LOGS := $(BUILD)/molecule
 
 # The performance suite: on demand, not part of make test (about 3 hours on the 2-vCPU test machine).
