@@ -66,7 +66,7 @@ class FsReader:
 # ------------------------------------------------------------------- cgroup layout
 
 
-def _cgroup_dirs(mounts, v2_path, v1_paths, controller):
+def cgroup_dirs(mounts, v2_path, v1_paths, controller):
     """Where the cgroup of a process sits for one controller, as (version, mount, relpath).
 
     The cgroup path is translated into the mount the way the JDK does: relative to the
@@ -156,7 +156,7 @@ def _cpu_limits(reader, mounts, v2_path, v1_paths, affinity, unit_properties):
                 limits.append({"source": "systemd %s=" % prop, "cgroup": None, "cpus": float(len(cpus)),
                                "cpu_list": cpus})
 
-    for version, mount, relative in _cgroup_dirs(mounts, v2_path, v1_paths, "cpu"):
+    for version, mount, relative in cgroup_dirs(mounts, v2_path, v1_paths, "cpu"):
         for cgroup_path, fs_path in _walk_up(mount, relative):
             if version == "v2":
                 cpus = parse_cpu_max(reader.read(posixpath.join(fs_path, "cpu.max")))
@@ -173,7 +173,7 @@ def _cpu_limits(reader, mounts, v2_path, v1_paths, affinity, unit_properties):
                        "cpu_list": list(affinity)})
     else:
         # No process to ask (a stopped unit): the cpuset of its cgroup bounds the CPUs it gets.
-        for version, mount, relative in _cgroup_dirs(mounts, v2_path, v1_paths, "cpuset"):
+        for version, mount, relative in cgroup_dirs(mounts, v2_path, v1_paths, "cpuset"):
             names = ["cpuset.cpus.effective", "cpuset.cpus"] if version == "v2" else ["cpuset.effective_cpus",
                                                                                       "cpuset.cpus"]
             nearest = _nearest_cpuset(reader, mount, relative, names)
@@ -217,7 +217,7 @@ def _memory_limits(reader, mounts, v2_path, v1_paths, unit_properties, mem_total
             if value is not None:
                 limits.append({"source": "systemd %s=" % prop, "cgroup": None, "bytes": value, "fs_path": None})
 
-    for version, mount, relative in _cgroup_dirs(mounts, v2_path, v1_paths, "memory"):
+    for version, mount, relative in cgroup_dirs(mounts, v2_path, v1_paths, "memory"):
         for index, (cgroup_path, fs_path) in enumerate(_walk_up(mount, relative)):
             if version == "v2":
                 files = ["memory.max", "memory.high"]

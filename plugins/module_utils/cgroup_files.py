@@ -211,3 +211,30 @@ def parse_systemctl_show(text):
             key, value = line.split("=", 1)
             properties[key] = value
     return properties
+
+
+def parse_oom_kills(text):
+    """The oom_kill count of cgroup v2's memory.events or v1's memory.oom_control (kernel 4.13 and
+    later), or None where the file or the line is missing."""
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "oom_kill" and parts[1].isdigit():
+            return int(parts[1])
+    return None
+
+
+def parse_status_rss_kib(text):
+    """VmRSS of /proc/PID/status in KiB; 0 for a kernel thread or a zombie, which have none."""
+    for line in (text or "").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def parse_stat_ppid(text):
+    """The parent PID of /proc/PID/stat; the command name in parentheses may hold spaces and
+    parentheses, so the fields are those after the last ")"."""
+    fields = (text or "").rsplit(")", 1)
+    if len(fields) != 2 or len(fields[1].split()) < 2:
+        return None
+    return int(fields[1].split()[1])

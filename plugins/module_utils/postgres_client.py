@@ -62,7 +62,7 @@ class PostgresProbeError(Exception):
 def check_options(params):
     if params["connect_timeout"] < 1:
         raise PostgresProbeError("connect_timeout must be at least 1 second, got %d" % params["connect_timeout"])
-    if params["samples"] < 1:
+    if params.get("samples", 1) < 1:
         raise PostgresProbeError("samples must be at least 1, got %d" % params["samples"])
     if not 0 < params["port"] < 65536:
         raise PostgresProbeError("port must be between 1 and 65535, got %d" % params["port"])

@@ -60,3 +60,17 @@ def test_parse_limit_bytes_sentinels(text, expected):
 def test_parse_meminfo():
     values = cgroup_files.parse_meminfo("MemTotal:  100 kB\nHugePages_Total:  0\nHugepagesize: 2048 kB\n")
     assert values == {"MemTotal": 102400, "HugePages_Total": 0, "Hugepagesize": 2048 * 1024}
+
+
+def test_oom_kill_counts_of_v1_and_v2():
+    assert cgroup_files.parse_oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 4\n") == 4
+    assert cgroup_files.parse_oom_kills("low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\noom_group_kill 0\n") == 1
+    assert cgroup_files.parse_oom_kills("oom_kill_disable 0\nunder_oom 0\n") is None
+    assert cgroup_files.parse_oom_kills(None) is None
+
+
+def test_resident_memory_and_parent_of_a_process():
+    assert cgroup_files.parse_status_rss_kib("Name:\tpython\nVmRSS:\t  123456 kB\n") == 123456
+    assert cgroup_files.parse_status_rss_kib("Name:\tkthreadd\n") == 0
+    assert cgroup_files.parse_stat_ppid("4242 (gunicorn: worker [x) (y)]) S 4200 4200 0") == 4200
+    assert cgroup_files.parse_stat_ppid("") is None
