@@ -19,13 +19,17 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import
     compare,
     diagnose,
     markdown,
+    resources_of,
     summarize_runs,
     summarize_warmup,
+    unmeasured,
 )
 
 ARGUMENT_SPEC = dict(
     phases=dict(type="dict", required=True),
     warmups=dict(type="dict", default={}),
+    resources=dict(type="dict", default={}),
+    errors=dict(type="dict", default={}),
     host=dict(type="str"),
     changes=dict(type="list", elements="dict", default=[]),
     settings=dict(type="dict", default={}),
@@ -48,18 +52,26 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         host = args["host"] or (task_vars or {}).get("inventory_hostname", "gateway")
         try:
-            summaries = dict((name, summarize_runs(runs)) for name, runs in args["phases"].items())
+            summaries = dict((name, unmeasured(args["errors"][name]) if args["errors"].get(name)
+                              else summarize_runs(runs)) for name, runs in args["phases"].items())
             for name, rounds in args["warmups"].items():
                 if name in summaries and rounds:
                     summaries[name]["warmup"] = summarize_warmup(rounds)
         except (BenchmarkError, KeyError, TypeError, AttributeError) as error:
             result.update(failed=True, msg="the phases and warm-ups are not lists of load_test results: %s" % error)
             return result
+        for name, watched in args["resources"].items():
+            if name in summaries:
+                if not isinstance(watched, dict):
+                    result.update(failed=True, msg="resources.%s is not a resource_watch result" % name)
+                    return result
+                summaries[name].update(resources_of(watched))
         comparison = None
         if "before" in summaries and "after" in summaries:
             comparison = compare(summaries["before"], summaries["after"], args["tolerance"])
         last = summaries[list(summaries)[-1]]
-        diagnosis = diagnose(last, args["timeout_seconds"], args["memory_used_mib"], args["memory_limit_mib"])
+        diagnosis = diagnose(last, args["timeout_seconds"], args["memory_used_mib"] or last.get("peak_memory_mib"),
+                             args["memory_limit_mib"], last.get("log_signs"))
         text = markdown(host, summaries, comparison, args["changes"], diagnosis)
         files = []
         if args["report_dir"] and not self._task.check_mode:

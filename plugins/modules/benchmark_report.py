@@ -16,9 +16,16 @@ version_added: 1.0.0
 description:
   - Turns the results of repeated M(mcpgateway.tuning.load_test) runs, by phase, into the median
     throughput and latency of each phase and the sums of their failures.
-  - With a C(before) and an C(after) phase, returns the ratios after/before and whether C(after) is a
-    regression (slower or a worse p99 beyond O(tolerance), or more failed requests). A phase with a rate-limited
-    or unanswered run is invalid and is not compared.
+  - With a C(before) and an C(after) phase, returns a verdict, V(better), V(no measurable change) or V(worse),
+    overall and for each figure. Throughput (of the requests answered with a 2xx) and p99 change measurably only
+    when every run of one phase lies beyond every run of the other and the medians differ by more than
+    O(tolerance); a difference within the spread of the runs is no measurable change. Failed requests and OOM
+    kills are judged on their own, any increase is V(worse). Overall the verdict is V(worse) when any figure is,
+    V(better) when one is and none is worse. A phase with a rate-limited or unanswered run is invalid and is not
+    compared.
+  - With O(resources), each phase's peak memory, OOM kills and peak database sessions join the table, and the
+    gateway's log lines during the last phase tell database exhaustion (HTTP 401 or 5xx with PostgreSQL refusing
+    sessions) from other failures.
   - Applies the tuning guide's bottleneck table to the last phase (5xx under load, latency near the timeout,
     refused connections, memory near the limit), each with its likely cause and mitigation.
   - Writes C(<host>.benchmark.md), C(<host>.benchmark.json) and, when matplotlib is installed on the controller,
@@ -47,6 +54,18 @@ options:
         more than 5 %, when its runs may have measured a gateway still warming up.
     type: dict
     default: {}
+  resources:
+    description:
+      - Phase name to the M(mcpgateway.tuning.resource_watch) result of its runs (C(peak_memory_mib), C(oom_kills),
+        C(peak_db_sessions), C(log_signs)).
+    type: dict
+    default: {}
+  errors:
+    description:
+      - Phase name to the error that stopped its load (the check request refused, hey failed), for a phase whose
+        runs could not be measured. An C(after) that could not be measured, when C(before) could, is V(worse).
+    type: dict
+    default: {}
   host:
     description: The name the report carries; the inventory hostname by default.
     type: str
@@ -63,13 +82,13 @@ options:
     description: The server's request timeout, to tell a p99 near it.
     type: float
   memory_used_mib:
-    description: Memory the gateway's service used after the last phase.
+    description: Memory the gateway's service used in the last phase; its peak in O(resources) by default.
     type: float
   memory_limit_mib:
     description: Memory the service may use (M(mcpgateway.tuning.capacity_info)'s effective memory).
     type: float
   tolerance:
-    description: Share by which after may be slower (or its p99 higher) than before without being a regression.
+    description: Share by which the medians of throughput or p99 must differ, beyond the runs' spread, to be a measurable change.
     type: float
     default: 0.05
   report_dir:
@@ -89,8 +108,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 phases:
-  description: For each phase, C(requests_per_second) and C(p50_ms), C(p99_ms) (medians), C(requests_per_second_runs), C(p99_ms_runs), C(spread),
-    C(non_2xx), C(server_errors), C(errors), C(status_codes), C(error_kinds), C(valid) and C(invalid_reasons);
+  description: For each phase, C(requests_per_second) and C(ok_requests_per_second) (all answers, and those with a
+    2xx), C(p50_ms), C(p99_ms) (medians), C(requests_per_second_runs), C(ok_requests_per_second_runs), C(p99_ms_runs),
+    C(spread), C(requests), C(non_2xx), C(server_errors), C(errors), C(status_codes), C(error_kinds), C(valid) and
+    C(invalid_reasons); with O(resources), C(peak_memory_mib), C(oom_kills), C(peak_db_sessions) and C(log_signs);
     with its warm-up in O(warmups), C(warmup) with its C(rounds), C(requests), C(requests_per_second_runs) and
     C(state) (V(unchecked) with one round, V(settled), V(warming) when the last round was still faster, V(failed)
     when it had no throughput).
@@ -98,9 +119,11 @@ phases:
   type: dict
 comparison:
   description: >-
-    C(requests_per_second_ratio), C(p99_ratio), C(comparable), C(regression) and its C(reasons), and
-    C(runs_overlap) and C(p99_runs_overlap), whether the two phases' runs overlap in throughput and in p99
-    (the gate does not read them); null without both phases.
+    C(verdict) (V(better), V(no measurable change), V(worse); null when not C(comparable)), C(verdicts) for
+    C(throughput), C(p99), C(failed_requests) and C(oom_kills), C(reasons) (the deciding figures first),
+    C(regression) (the verdict is V(worse): what the benchmark role's gate acts on), C(requests_per_second_ratio)
+    (of 2xx throughput), C(p99_ratio), and C(runs_overlap) and C(p99_runs_overlap), whether the two phases' runs
+    overlap in throughput and in p99; null without both phases.
   returned: success
   type: dict
 diagnosis:

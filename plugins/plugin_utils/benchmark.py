@@ -58,6 +58,24 @@ def summarize_warmup(rounds, gain=WARMUP_GAIN):
                                          else round(round_["requests_per_second"], 1) for round_ in rounds]}
 
 
+def unmeasured(error):
+    """A phase whose load could not run (the gateway refused the check request, hey failed): no
+    figure, and the error. After a tuning, that is the worst outcome, and compare says so."""
+    return {"runs": 0, "valid": False, "invalid_reasons": [], "error": error, "requests_per_second": None,
+            "requests_per_second_runs": [], "ok_requests_per_second": None, "ok_requests_per_second_runs": [],
+            "spread": None, "p50_ms": None, "p99_ms": None, "p99_ms_runs": [], "requests": 0, "non_2xx": 0,
+            "server_errors": 0, "errors": 0, "status_codes": {}, "error_kinds": {}}
+
+
+def served_per_second(run):
+    """The throughput of a run counting only the requests answered with a 2xx: a gateway that
+    fails a third of its requests fast (an HTTP 401 when the auth lookup gets no database
+    connection) must not look faster for it."""
+    requests = int(run.get("requests") or 0)
+    failed = int(run.get("non_2xx") or 0) + int(run.get("errors") or 0)
+    return run["requests_per_second"] * max(requests - failed, 0) / requests if requests else 0.0
+
+
 def summarize_runs(runs):
     """One phase from its load_test results: medians of throughput and latency, sums of failures."""
     if not runs:
@@ -68,6 +86,7 @@ def summarize_runs(runs):
         add_counts(statuses, run.get("status_codes"))
         add_counts(kinds, run.get("error_kinds"))
     throughputs = [run["requests_per_second"] for run in runs if run.get("requests_per_second") is not None]
+    served = [served_per_second(run) for run in runs if run.get("requests_per_second") is not None]
     p99s = [run["latency_ms"]["p99"] for run in runs if (run.get("latency_ms") or {}).get("p99") is not None]
     p50s = [run["latency_ms"]["p50"] for run in runs if (run.get("latency_ms") or {}).get("p50") is not None]
     median_rps = round(statistics.median(throughputs), 1) if valid and throughputs else None
@@ -79,6 +98,8 @@ def summarize_runs(runs):
         "requests_per_second_runs": [round(value, 1) for value in throughputs],
         # How far apart the runs are, relative to the median: a large spread makes a small ratio meaningless.
         "spread": round((max(throughputs) - min(throughputs)) / median_rps, 3) if median_rps else None,
+        "ok_requests_per_second": round(statistics.median(served), 1) if valid and served else None,
+        "ok_requests_per_second_runs": [round(value, 1) for value in served],
         "p50_ms": round(statistics.median(p50s), 1) if p50s else None,
         "p99_ms": round(statistics.median(p99s), 1) if p99s else None,
         "p99_ms_runs": [round(value, 1) for value in p99s],
@@ -89,6 +110,12 @@ def summarize_runs(runs):
         "status_codes": statuses,
         "error_kinds": kinds,
     }
+
+
+def resources_of(watched):
+    """What mcpgateway.tuning.resource_watch saw during a phase, as the phase's summary keeps it."""
+    return {"peak_memory_mib": watched.get("peak_memory_mib"), "oom_kills": watched.get("oom_kills"),
+            "peak_db_sessions": watched.get("peak_db_sessions"), "log_signs": watched.get("log_signs")}
 
 
 def ratio(after, before):
@@ -105,54 +132,110 @@ def runs_overlap(summary, other, key="requests_per_second_runs"):
     return min(ours) <= max(theirs) and min(theirs) <= max(ours)
 
 
-def slower_beyond_tolerance(comparison):
-    """Whether compare's throughput ratio is below its tolerance: the gate's throughput reason, and
-    the report's cue to say whether the runs overlap."""
-    return comparison["requests_per_second_ratio"] is not None and \
-        comparison["requests_per_second_ratio"] < 1 - comparison["tolerance"]
+BETTER, NO_CHANGE, WORSE = "better", "no measurable change", "worse"
 
 
-def p99_worse_beyond_tolerance(comparison):
-    """Whether compare's p99 ratio is above its tolerance: the gate's p99 reason, and the report's
-    cue to say whether the p99 of the runs overlap."""
-    return comparison["p99_ratio"] is not None and comparison["p99_ratio"] > 1 + comparison["tolerance"]
+def judge_runs(before, after, key, runs_key, higher_is_better, tolerance, label, unit):
+    """The verdict on one figure measured in repeated runs, and its reason. The rule, fixed before
+    any result: a change is measured only when the runs of the two phases do not overlap (every run
+    of one beyond every run of the other) and the medians differ by more than the tolerance; a
+    difference within the spread of the runs is "no measurable change", whichever way the medians
+    lean. With one run a phase the ranges are points and the tolerance alone decides."""
+    old, new = before.get(key), after.get(key)
+    if old is None or new is None or not before.get(runs_key) or not after.get(runs_key):
+        return NO_CHANGE, "%s: not measured in both phases" % label
+    change = ratio(new, old)
+    figures = "%s %s -> %s %s (x%.2f)" % (label, old, new, unit, change if change is not None else float("nan"))
+    if runs_overlap(before, after, runs_key):
+        return NO_CHANGE, "%s; the runs overlap (before %s to %s, after %s to %s)" % (
+            figures, min(before[runs_key]), max(before[runs_key]), min(after[runs_key]), max(after[runs_key]))
+    if change is None or abs(change - 1) <= tolerance:
+        return NO_CHANGE, "%s, within the %.0f %% tolerance" % (figures, tolerance * 100)
+    went_up = new > old
+    verdict = BETTER if went_up == higher_is_better else WORSE
+    return verdict, "%s, every run %s" % (figures, "above" if went_up else "below")
+
+
+def judge_count(old, new, label):
+    """Failed requests and OOM kills are judged on their own: any increase is worse."""
+    if old is None or new is None:
+        return NO_CHANGE, "%s: not measured in both phases" % label
+    if new == old:
+        return NO_CHANGE, "%s %d in both" % (label, new)
+    return (WORSE if new > old else BETTER), "%s %d -> %d" % (label, old, new)
+
+
+def failed_requests(summary):
+    return summary["non_2xx"] + summary["errors"]
 
 
 def compare(before, after, tolerance=0.05):
-    """Ratios after/before and whether after is a regression: slower beyond the tolerance, a p99
-    worse beyond it, or more failed requests. An invalid phase cannot be compared. runs_overlap and
-    p99_runs_overlap say whether the runs overlap in throughput and in p99: the gate does not read
-    them, the report shows them."""
-    result = {"requests_per_second_ratio": ratio(after["requests_per_second"], before["requests_per_second"]),
-              "p99_ratio": ratio(after["p99_ms"], before["p99_ms"]), "tolerance": tolerance, "reasons": [],
-              "runs_overlap": runs_overlap(before, after),
+    """The verdict on after against before: one of "better", "no measurable change" and "worse" for
+    each figure (throughput of answered requests, p99, failed requests, OOM kills) and overall.
+    Overall it is "worse" when any figure is worse, "better" when one is better and none worse.
+    reasons says why, the deciding figures first; regression is the gate's reading (worse). An
+    invalid phase cannot be compared."""
+    result = {"requests_per_second_ratio": ratio(after["ok_requests_per_second"], before["ok_requests_per_second"]),
+              "p99_ratio": ratio(after["p99_ms"], before["p99_ms"]), "tolerance": tolerance,
+              "runs_overlap": runs_overlap(before, after, "ok_requests_per_second_runs"),
               "p99_runs_overlap": runs_overlap(before, after, "p99_ms_runs")}
-    if not (before["valid"] and after["valid"]):
-        result["comparable"] = False
-        result["regression"] = False
-        result["reasons"].append("not comparable: %s" % "; ".join(
-            sorted(set(reason for reason in before["invalid_reasons"] + after["invalid_reasons"] if reason))))
+    if after.get("error") and not before.get("error"):
+        result.update(comparable=True, regression=True, verdict=WORSE, verdicts={"measured": WORSE},
+                      reasons=["after could not be measured: %s" % after["error"]])
         return result
-    result["comparable"] = True
-    if slower_beyond_tolerance(result):
-        result["reasons"].append("throughput %.1f -> %.1f requests/s (x%.2f, beyond the %.0f %% tolerance)" % (
-            before["requests_per_second"], after["requests_per_second"], result["requests_per_second_ratio"],
-            tolerance * 100))
-    if p99_worse_beyond_tolerance(result):
-        result["reasons"].append("p99 %.1f -> %.1f ms (x%.2f, beyond the %.0f %% tolerance)" % (
-            before["p99_ms"], after["p99_ms"], result["p99_ratio"], tolerance * 100))
-    failed_before = before["non_2xx"] + before["errors"]
-    failed_after = after["non_2xx"] + after["errors"]
-    if failed_after > failed_before:
-        result["reasons"].append("failed requests %d -> %d" % (failed_before, failed_after))
-    result["regression"] = bool(result["reasons"])
+    if not (before["valid"] and after["valid"]):
+        result.update(comparable=False, regression=False, verdict=None, verdicts={}, reasons=[
+            "not comparable: %s" % "; ".join(sorted(set(
+                reason for reason in before["invalid_reasons"] + after["invalid_reasons"] if reason)))])
+        return result
+    judged = {
+        "throughput": judge_runs(before, after, "ok_requests_per_second", "ok_requests_per_second_runs", True,
+                                 tolerance, "throughput", "requests/s"),
+        "p99": judge_runs(before, after, "p99_ms", "p99_ms_runs", False, tolerance, "p99", "ms"),
+        "failed_requests": judge_count(failed_requests(before), failed_requests(after), "failed requests"),
+        "oom_kills": judge_count(before.get("oom_kills"), after.get("oom_kills"), "OOM kills"),
+    }
+    verdicts = dict((name, verdict) for name, (verdict, dummy) in judged.items())
+    overall = WORSE if WORSE in verdicts.values() else (BETTER if BETTER in verdicts.values() else NO_CHANGE)
+    measured = [(verdict, reason) for verdict, reason in judged.values() if "not measured" not in reason]
+    deciding = [reason for verdict, reason in measured if verdict == overall]
+    others = [reason for verdict, reason in measured if verdict != overall]
+    result.update(comparable=True, verdicts=verdicts, verdict=overall, reasons=deciding + others,
+                  regression=overall == WORSE)
     return result
 
 
-def diagnose(summary, timeout_seconds=None, memory_used_mib=None, memory_limit_mib=None):
-    """The tuning guide's bottleneck table applied to one phase: [{symptom, cause, mitigation}]."""
+def database_exhaustion(summary, log_signs):
+    """The finding for failed requests that the log shows as database exhaustion, or None. The
+    gateway answers HTTP 401 when the auth lookup gets no connection, so a burst of 401s is read
+    with the log, not as an authentication problem."""
+    failed = dict((code, count) for code, count in summary["status_codes"].items()
+                  if code == "401" or code.startswith("5"))
+    if not failed or not log_signs or not (log_signs["refused"] or log_signs["pool_timeouts"]):
+        return None
+    return {
+        "symptom": "%s while the gateway's log shows %s" % (
+            ", ".join("%d HTTP %s" % (count, code) for code, count in sorted(failed.items())),
+            " and ".join(text for text in (
+                ("%d sessions refused by PostgreSQL" % log_signs["refused"]) if log_signs["refused"] else "",
+                ("%d pool timeouts" % log_signs["pool_timeouts"]) if log_signs["pool_timeouts"] else "") if text)),
+        "cause": "database exhaustion, not authentication: the workers' pools ask for more sessions than PostgreSQL "
+                 "lets this role open (workers x replicas x (DB_POOL_SIZE + DB_MAX_OVERFLOW) above its limit), and a "
+                 "request whose auth lookup gets no session is answered 401 or 5xx",
+        "mitigation": "size DB_POOL_SIZE and DB_MAX_OVERFLOW so that every worker of every replica fits the limits "
+                      "the PostgreSQL probe reports (the tune role does), or put PgBouncer in front",
+    }
+
+
+def diagnose(summary, timeout_seconds=None, memory_used_mib=None, memory_limit_mib=None, log_signs=None):
+    """The tuning guide's bottleneck table applied to one phase: [{symptom, cause, mitigation}].
+    log_signs (resource_watch's count of the gateway's log lines during the phase that show
+    PostgreSQL refusing sessions or pools timing out) tells database exhaustion from other failures."""
     findings = []
-    if summary["server_errors"]:
+    exhaustion = database_exhaustion(summary, log_signs)
+    if exhaustion:
+        findings.append(exhaustion)
+    elif summary["server_errors"]:
         findings.append({
             "symptom": "%d HTTP 5xx under load" % summary["server_errors"],
             "cause": "workers or database connections exhausted (requests waited past DB_POOL_TIMEOUT, or the "
@@ -177,6 +260,14 @@ def diagnose(summary, timeout_seconds=None, memory_used_mib=None, memory_limit_m
             "cause": "the listen backlog overflowed, or the server restarted during the run",
             "mitigation": "raise the backlog (and net.core.somaxconn), check the service's restarts and memory",
         })
+    if summary.get("oom_kills"):
+        findings.append({
+            "symptom": "%d processes OOM-killed during the load" % summary["oom_kills"],
+            "cause": "more workers than the memory limit holds (upstream sizes workers from the CPUs the host shows, "
+                     "not from the memory the service may use); each kill drops the requests the worker held",
+            "mitigation": "fewer workers (the tune role sizes them from the memory limit too), worker recycling "
+                          "(max_requests, workers_max_rss), or more memory",
+        })
     if memory_used_mib and memory_limit_mib and memory_used_mib >= MEMORY_NEAR_LIMIT * memory_limit_mib:
         findings.append({
             "symptom": "memory %.0f MiB of %.0f MiB" % (memory_used_mib, memory_limit_mib),
@@ -191,13 +282,6 @@ def shown(value, unit=""):
     return "-" if value is None else ("%s%s" % (value, unit))
 
 
-def overlap_line(phases, key, opening, unit, difference):
-    before, after = phases["before"][key], phases["after"][key]
-    return ("%s (before %s to %s, after %s to %s %s): %s is within what repeating the runs changes here; more "
-            "runs (`benchmark_runs`) or longer ones (`benchmark_requests`, `benchmark_duration`) can tell it apart."
-            % (opening, min(before), max(before), min(after), max(after), unit, difference))
-
-
 WARMUP_STATE_TEXT = {"unchecked": "not checked", "warming": "still getting faster", "settled": "settled",
                      "failed": "no throughput"}
 
@@ -206,18 +290,45 @@ def shown_warmup(warmup):
     return "-" if not warmup else "%d (%s)" % (warmup["rounds"], WARMUP_STATE_TEXT[warmup["state"]])
 
 
+VERDICT_LINE = {BETTER: "**Better**", NO_CHANGE: "**No measurable change**", WORSE: "**Worse**"}
+
+
+def verdict_line(comparison):
+    """The report's first line: the verdict and its reasons."""
+    if not comparison["comparable"]:
+        return "**Not compared:** %s." % "; ".join(comparison["reasons"])
+    return "%s: %s." % (VERDICT_LINE[comparison["verdict"]], "; ".join(comparison["reasons"]))
+
+
+# label, the phase's key, the comparison's ratio key.
+REPORT_ROWS = (
+    ("requests/s answered 2xx (median)", "ok_requests_per_second", "requests_per_second_ratio"),
+    ("requests/s, all answers (median)", "requests_per_second", None),
+    ("p50 ms (median)", "p50_ms", None),
+    ("p99 ms (median)", "p99_ms", "p99_ratio"),
+    ("requests sent", "requests", None),
+    ("failed: non-2xx responses", "non_2xx", None),
+    ("failed: no response", "errors", None),
+    ("OOM kills", "oom_kills", None),
+    ("peak memory MiB", "peak_memory_mib", None),
+    ("peak database sessions", "peak_db_sessions", None),
+    ("runs", "runs", None),
+)
+
+
 def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
-    """The report of one host: a table with a column per phase (and the ratio), then what changed
-    and what the load showed."""
+    """The report of one host: the verdict and its reasons first, then a table with a column per
+    phase (and the ratio), then what changed and what the load showed."""
     names = list(phases)
     header = "| | " + " | ".join(names) + (" | after / before |" if comparison else " |")
-    lines = ["## %s" % host, "", header, "|---" * (len(names) + 1 + (1 if comparison else 0)) + "|"]
-    rows = [("requests/s (median)", "requests_per_second", "", "requests_per_second_ratio"),
-            ("p50 ms (median)", "p50_ms", "", None), ("p99 ms (median)", "p99_ms", "", "p99_ratio"),
-            ("non-2xx responses", "non_2xx", "", None), ("errors (no response)", "errors", "", None),
-            ("runs", "runs", "", None)]
-    for label, key, unit, ratio_key in rows:
-        cells = [shown(phases[name][key], unit) for name in names]
+    lines = ["## %s" % host, ""]
+    if comparison:
+        lines += [verdict_line(comparison), ""]
+    lines += [header, "|---" * (len(names) + 1 + (1 if comparison else 0)) + "|"]
+    for label, key, ratio_key in REPORT_ROWS:
+        cells = [shown(phases[name].get(key)) for name in names]
+        if all(cell == "-" for cell in cells) and key in ("oom_kills", "peak_memory_mib", "peak_db_sessions"):
+            continue
         if comparison:
             cells.append(shown(comparison.get(ratio_key)) if ratio_key else "")
         lines.append("| %s | %s |" % (label, " | ".join(cells)))
@@ -225,6 +336,8 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
         cells = [shown_warmup(phases[name].get("warmup")) for name in names] + ([""] if comparison else [])
         lines.append("| warm-up rounds | %s |" % " | ".join(cells))
     for name in names:
+        if phases[name].get("error"):
+            lines += ["", "**%s could not be measured:** %s" % (name, phases[name]["error"])]
         for reason in sorted(set(phases[name]["invalid_reasons"])):
             lines += ["", "**%s is invalid:** %s" % (name, reason)]
         warmup = phases[name].get("warmup")
@@ -233,18 +346,6 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
                       "rounds): its runs may measure a gateway still warming up. Raise `benchmark_warmup_rounds` or "
                       "`benchmark_warmup_requests`." % (name, " then ".join(
                           str(value) for value in warmup["requests_per_second_runs"][-2:]))]
-    if comparison and comparison["regression"]:
-        lines += ["", "**Regression:** " + "; ".join(comparison["reasons"])]
-        # A median of 3 runs moves by more than a 5 % tolerance where the runs spread by 20 to 40 %
-        # (a gateway on the host that runs hey): say so beside the verdict, which stays.
-        if slower_beyond_tolerance(comparison) and comparison["runs_overlap"]:
-            lines += ["", overlap_line(phases, "requests_per_second_runs", "The runs overlap", "requests/s",
-                                       "this throughput difference")]
-        if p99_worse_beyond_tolerance(comparison) and comparison["p99_runs_overlap"]:
-            lines += ["", overlap_line(phases, "p99_ms_runs", "The p99 of the runs overlap", "ms",
-                                       "this p99 difference")]
-    elif comparison and not comparison["comparable"]:
-        lines += ["", "**Not compared:** a phase is invalid (above)."]
     if changes:
         lines += ["", "Settings changed:", ""]
         lines += ["- `%s`: %s -> %s" % (change["name"], shown(change.get("before")), shown(change.get("after")))
@@ -275,3 +376,37 @@ def chart_png(path, host, phases):
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
     return True
+
+
+def phase_figures(summary, workers=None):
+    """The figures of one phase that tuning changes, for a summary file and a headline."""
+    failed = failed_requests(summary)
+    return {"workers": workers, "requests": summary["requests"], "failed": failed,
+            "failed_share": round(failed / summary["requests"], 3) if summary["requests"] else None,
+            "oom_kills": summary.get("oom_kills"), "requests_per_second": summary["ok_requests_per_second"],
+            "p99_ms": summary["p99_ms"], "peak_memory_mib": summary.get("peak_memory_mib"),
+            "peak_db_sessions": summary.get("peak_db_sessions"), "error": summary.get("error")}
+
+
+def _phase_sentence(label, figures):
+    workers = "" if figures["workers"] is None else ", %s workers" % figures["workers"]
+    if figures["error"]:
+        return "%s%s: could not be measured (%s)." % (label, workers, figures["error"])
+    parts = ["%.0f %% of %d requests failed" % (100.0 * figures["failed_share"], figures["requests"])
+             if figures["failed"] else "0 of %d requests failed" % figures["requests"]]
+    if figures["oom_kills"] is not None:
+        parts.append("%d OOM kills" % figures["oom_kills"])
+    if figures["peak_db_sessions"] is not None:
+        parts.append("%d database sessions at the peak" % figures["peak_db_sessions"])
+    if figures["requests_per_second"] is not None:
+        parts.append("%s requests/s answered" % figures["requests_per_second"])
+    return "%s%s: %s." % (label, workers, ", ".join(parts))
+
+
+def headline(before, after, before_label="Before", after_label="After"):
+    """Two sentences from phase_figures of before and after, the failures first; a before in
+    which nothing failed is said plainly, so that a machine where the defaults hold reads as such."""
+    text = "%s %s" % (_phase_sentence(before_label, before), _phase_sentence(after_label, after))
+    if not before["error"] and not before["failed"] and not before["oom_kills"]:
+        text += " (Nothing failed before the tuning on this machine: the defaults held here.)"
+    return text
