@@ -69,10 +69,15 @@ class ActionModule(ActionBase):
         comparison = None
         if "before" in summaries and "after" in summaries:
             comparison = compare(summaries["before"], summaries["after"], args["tolerance"])
-        last = summaries[list(summaries)[-1]]
-        diagnosis = diagnose(last, args["timeout_seconds"], args["memory_used_mib"] or last.get("peak_memory_mib"),
-                             args["memory_limit_mib"], last.get("log_signs"))
-        text = markdown(host, summaries, comparison, args["changes"], diagnosis)
+        # Every phase is diagnosed: what failed before the tuning is what the tuning had to fix.
+        last = list(summaries)[-1]
+        diagnoses = dict((name, diagnose(summary, args["timeout_seconds"],
+                                         (args["memory_used_mib"] if name == last else None)
+                                         or summary.get("peak_memory_mib"),
+                                         args["memory_limit_mib"], summary.get("log_signs")))
+                         for name, summary in summaries.items())
+        diagnosis = diagnoses[last]
+        text = markdown(host, summaries, comparison, args["changes"], diagnoses)
         files = []
         if args["report_dir"] and not self._task.check_mode:
             os.makedirs(args["report_dir"], exist_ok=True)
@@ -81,10 +86,12 @@ class ActionModule(ActionBase):
                 handle.write(text)
             with open(base + ".json", "w") as handle:
                 json.dump({"host": host, "phases": summaries, "comparison": comparison, "changes": args["changes"],
-                           "settings": args["settings"], "diagnosis": diagnosis}, handle, indent=2, sort_keys=True)
+                           "settings": args["settings"], "diagnosis": diagnosis, "diagnoses": diagnoses}, handle,
+                          indent=2, sort_keys=True)
             files = [base + ".md", base + ".json"]
             if chart_png(base + ".png", host, summaries):
                 files.append(base + ".png")
-        result.update(changed=False, phases=summaries, comparison=comparison, diagnosis=diagnosis, markdown=text,
+        result.update(changed=False, phases=summaries, comparison=comparison, diagnosis=diagnosis, diagnoses=diagnoses,
+                      markdown=text,
                       files=files, chart=any(path.endswith(".png") for path in files))
         return result

@@ -238,3 +238,13 @@ def parse_stat_ppid(text):
     if len(fields) != 2 or len(fields[1].split()) < 2:
         return None
     return int(fields[1].split()[1])
+
+
+def parse_pss_kib(text):
+    """Pss of /proc/PID/smaps_rollup in KiB (kernel 4.14 and later), or None: the process's share
+    of the pages it maps, so that the workers a preloading master forked do not count the pages
+    they share with it once each, as their VmRSS does."""
+    for line in (text or "").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return None

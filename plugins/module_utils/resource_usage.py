@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: mcpgateway.tuning contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a gateway uses while a load runs: the resident memory of its process tree, the OOM kills
-in its memory cgroup, and the PostgreSQL sessions of its role.
+"""What a gateway uses while a load runs: the memory of its process tree, the OOM kills in its
+memory cgroup, and the PostgreSQL sessions of its role.
 
 Upstream's defaults fail by exhausting these (workers OOM-killed in a small container, pools
 that open more sessions than PostgreSQL allows), so a benchmark reports them beside throughput.
@@ -19,6 +19,7 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.capacity import 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.cgroup_files import (
     parse_mountinfo,
     parse_oom_kills,
+    parse_pss_kib,
     parse_proc_cgroup,
     parse_stat_ppid,
     parse_status_rss_kib,
@@ -82,9 +83,17 @@ def process_tree(reader, pid):
     return sorted(tree)
 
 
-def resident_mib(reader, pids):
-    """The resident memory of the processes, in MiB (a process that ended meanwhile counts 0)."""
-    return sum(parse_status_rss_kib(reader.read("/proc/%d/status" % pid)) for pid in pids) / 1024.0
+def process_memory_kib(reader, pid):
+    """A process's proportional share of the memory it maps (Pss), or its VmRSS where the kernel has
+    no smaps_rollup; 0 for a process that ended meanwhile."""
+    pss = parse_pss_kib(reader.read("/proc/%d/smaps_rollup" % pid))
+    return pss if pss is not None else parse_status_rss_kib(reader.read("/proc/%d/status" % pid))
+
+
+def memory_mib(reader, pids):
+    """The memory of the processes, in MiB: the sum of their proportional shares, so that pages a
+    preloading master shares with its workers count once."""
+    return sum(process_memory_kib(reader, pid) for pid in pids) / 1024.0
 
 
 def memory_cgroup_dir(reader, pid):
@@ -114,7 +123,7 @@ def oom_kills(reader, folder):
 
 def watch(pid, stop_file, max_seconds, interval, count_sessions=None, reader=None, clock=time.monotonic,
           sleep=time.sleep):
-    """Sample until stop_file exists or max_seconds pass: the peak resident memory of pid's process
+    """Sample until stop_file exists or max_seconds pass: the peak memory (memory_mib) of pid's process
     tree, the OOM kills in its memory cgroup over the watch, and the peak of count_sessions() (a
     callable, None to skip; a sample it cannot count returns None). Returns the figures and how
     they were read."""
@@ -127,7 +136,7 @@ def watch(pid, stop_file, max_seconds, interval, count_sessions=None, reader=Non
     samples = 0
     started = clock()
     while True:
-        peak_memory = max(peak_memory or 0.0, resident_mib(reader, process_tree(reader, pid)))
+        peak_memory = max(peak_memory or 0.0, memory_mib(reader, process_tree(reader, pid)))
         sessions = count_sessions() if count_sessions is not None else None
         if sessions is not None:
             peak_sessions = max(peak_sessions or 0, sessions)

@@ -26,7 +26,7 @@ description:
   - With O(resources), each phase's peak memory, OOM kills and peak database sessions join the table, and the
     gateway's log lines during the last phase tell database exhaustion (HTTP 401 or 5xx with PostgreSQL refusing
     sessions) from other failures.
-  - Applies the tuning guide's bottleneck table to the last phase (5xx under load, latency near the timeout,
+  - Applies the tuning guide's bottleneck table to each phase (5xx under load, latency near the timeout,
     refused connections, memory near the limit), each with its likely cause and mitigation.
   - Writes C(<host>.benchmark.md), C(<host>.benchmark.json) and, when matplotlib is installed on the controller,
     C(<host>.benchmark.png) to O(report_dir).
@@ -131,6 +131,10 @@ diagnosis:
   returned: success
   type: list
   elements: dict
+diagnoses:
+  description: Findings of the bottleneck table for each phase, by phase name (the report shows them all).
+  returned: success
+  type: dict
 markdown:
   description: The report as a Markdown section.
   returned: success

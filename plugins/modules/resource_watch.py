@@ -11,8 +11,10 @@ module: resource_watch
 short_description: Watch a gateway's peak memory, OOM kills and PostgreSQL sessions while a load runs
 version_added: 1.0.0
 description:
-  - Samples, every O(interval) seconds until O(stop_file) exists or O(max_seconds) pass, the resident
-    memory of a process and all its descendants (a Gunicorn or Granian master, its workers and helpers),
+  - Samples, every O(interval) seconds until O(stop_file) exists or O(max_seconds) pass, the memory of a
+    process and all its descendants (a Gunicorn or Granian master, its workers and helpers) as the sum of their
+    proportional set sizes (C(Pss) of C(smaps_rollup), C(VmRSS) on kernels without it), so that pages a
+    preloading master shares with its workers count once,
     and, with a database connection, the sessions a PostgreSQL role holds (C(pg_stat_activity)).
   - Returns the peaks, and the OOM kills the kernel counted in the process's memory cgroup during the
     watch (cgroup v2 C(memory.events), v1 C(memory.oom_control)).
@@ -82,7 +84,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 peak_memory_mib:
-  description: The highest resident memory of the process tree in a sample, in MiB.
+  description: The highest memory of the process tree in a sample (sum of proportional set sizes), in MiB.
   returned: always
   type: float
 oom_kills:

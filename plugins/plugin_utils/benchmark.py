@@ -26,6 +26,10 @@ MEMORY_NEAR_LIMIT = 0.9
 WARMUP_GAIN = 0.05
 
 
+# load_test's reason for a run that measured the gateway's rate limiter, not the gateway.
+RATE_LIMITED = "rate limited"
+
+
 class BenchmarkError(Exception):
     """The runs cannot be summarized: the message says why."""
 
@@ -67,13 +71,20 @@ def unmeasured(error):
             "server_errors": 0, "errors": 0, "status_codes": {}, "error_kinds": {}}
 
 
+def answered_nothing(run):
+    """A run whose every request failed without an answer (nothing listened, every connection reset)."""
+    return bool(run.get("requests")) and not run.get("status_codes") and int(run.get("errors") or 0) > 0
+
+
 def served_per_second(run):
     """The throughput of a run counting only the requests answered with a 2xx: a gateway that
     fails a third of its requests fast (an HTTP 401 when the auth lookup gets no database
-    connection) must not look faster for it."""
+    connection) must not look faster for it, and one that answered nothing served 0."""
     requests = int(run.get("requests") or 0)
     failed = int(run.get("non_2xx") or 0) + int(run.get("errors") or 0)
-    return run["requests_per_second"] * max(requests - failed, 0) / requests if requests else 0.0
+    if not requests or failed >= requests or run.get("requests_per_second") is None:
+        return 0.0
+    return run["requests_per_second"] * (requests - failed) / requests
 
 
 def summarize_runs(runs):
@@ -81,24 +92,29 @@ def summarize_runs(runs):
     if not runs:
         raise BenchmarkError("no run to summarize")
     valid = all(run.get("valid") for run in runs)
+    rate_limited = any(not run.get("valid") and str(run.get("reason") or "").startswith(RATE_LIMITED)
+                       for run in runs)
     statuses, kinds = {}, {}
     for run in runs:
         add_counts(statuses, run.get("status_codes"))
         add_counts(kinds, run.get("error_kinds"))
     throughputs = [run["requests_per_second"] for run in runs if run.get("requests_per_second") is not None]
-    served = [served_per_second(run) for run in runs if run.get("requests_per_second") is not None]
+    served = [served_per_second(run) for run in runs
+              if run.get("requests_per_second") is not None or answered_nothing(run)]
     p99s = [run["latency_ms"]["p99"] for run in runs if (run.get("latency_ms") or {}).get("p99") is not None]
     p50s = [run["latency_ms"]["p50"] for run in runs if (run.get("latency_ms") or {}).get("p50") is not None]
     median_rps = round(statistics.median(throughputs), 1) if valid and throughputs else None
     return {
         "runs": len(runs),
         "valid": valid,
+        "rate_limited": rate_limited,
         "invalid_reasons": [run.get("reason") for run in runs if not run.get("valid")],
         "requests_per_second": median_rps,
         "requests_per_second_runs": [round(value, 1) for value in throughputs],
         # How far apart the runs are, relative to the median: a large spread makes a small ratio meaningless.
         "spread": round((max(throughputs) - min(throughputs)) / median_rps, 3) if median_rps else None,
-        "ok_requests_per_second": round(statistics.median(served), 1) if valid and served else None,
+        # A run nothing answered served 0 requests/s: a measurement of a broken gateway, not a missing one.
+        "ok_requests_per_second": round(statistics.median(served), 1) if served and not rate_limited else None,
         "ok_requests_per_second_runs": [round(value, 1) for value in served],
         "p50_ms": round(statistics.median(p50s), 1) if p50s else None,
         "p99_ms": round(statistics.median(p99s), 1) if p99s else None,
@@ -145,11 +161,12 @@ def judge_runs(before, after, key, runs_key, higher_is_better, tolerance, label,
     if old is None or new is None or not before.get(runs_key) or not after.get(runs_key):
         return NO_CHANGE, "%s: not measured in both phases" % label
     change = ratio(new, old)
-    figures = "%s %s -> %s %s (x%.2f)" % (label, old, new, unit, change if change is not None else float("nan"))
+    figures = "%s %s -> %s %s%s" % (label, old, new, unit, "" if change is None else " (x%.2f)" % change)
     if runs_overlap(before, after, runs_key):
         return NO_CHANGE, "%s; the runs overlap (before %s to %s, after %s to %s)" % (
             figures, min(before[runs_key]), max(before[runs_key]), min(after[runs_key]), max(after[runs_key]))
-    if change is None or abs(change - 1) <= tolerance:
+    # From 0 (a gateway that served nothing) any change is beyond a tolerance.
+    if change is not None and abs(change - 1) <= tolerance:
         return NO_CHANGE, "%s, within the %.0f %% tolerance" % (figures, tolerance * 100)
     went_up = new > old
     verdict = BETTER if went_up == higher_is_better else WORSE
@@ -183,7 +200,9 @@ def compare(before, after, tolerance=0.05):
         result.update(comparable=True, regression=True, verdict=WORSE, verdicts={"measured": WORSE},
                       reasons=["after could not be measured: %s" % after["error"]])
         return result
-    if not (before["valid"] and after["valid"]):
+    # A phase that measured the rate limiter cannot be compared; one that nothing answered can: its
+    # failed requests are the measurement.
+    if before.get("rate_limited") or after.get("rate_limited"):
         result.update(comparable=False, regression=False, verdict=None, verdicts={}, reasons=[
             "not comparable: %s" % "; ".join(sorted(set(
                 reason for reason in before["invalid_reasons"] + after["invalid_reasons"] if reason)))])
@@ -316,7 +335,7 @@ REPORT_ROWS = (
 )
 
 
-def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
+def markdown(host, phases, comparison=None, changes=(), diagnosis=()):  # pylint: disable=too-many-branches
     """The report of one host: the verdict and its reasons first, then a table with a column per
     phase (and the ratio), then what changed and what the load showed."""
     names = list(phases)
@@ -339,7 +358,8 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
         if phases[name].get("error"):
             lines += ["", "**%s could not be measured:** %s" % (name, phases[name]["error"])]
         for reason in sorted(set(phases[name]["invalid_reasons"])):
-            lines += ["", "**%s is invalid:** %s" % (name, reason)]
+            lines += ["", "**%s is invalid:** %s" % (name, reason) if reason.startswith(RATE_LIMITED)
+                      else "**%s got no answer:** %s" % (name, reason)]
         warmup = phases[name].get("warmup")
         if warmup and warmup["state"] == "warming":
             lines += ["", "**%s was still getting faster** when its warm-up ended (%s requests/s in its last two "
@@ -350,10 +370,13 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):
         lines += ["", "Settings changed:", ""]
         lines += ["- `%s`: %s -> %s" % (change["name"], shown(change.get("before")), shown(change.get("after")))
                   for change in changes]
-    if diagnosis:
-        lines += ["", "Diagnosis:", ""]
-        lines += ["- %s: %s. %s." % (finding["symptom"], finding["cause"], finding["mitigation"].capitalize())
-                  for finding in diagnosis]
+    # diagnosis: the findings of the last phase, or {phase: findings} for each phase.
+    by_phase = diagnosis if isinstance(diagnosis, dict) else {names[-1]: list(diagnosis or ())}
+    for name in names:
+        if by_phase.get(name):
+            lines += ["", "Diagnosis:" if len(by_phase) == 1 else "Diagnosis of %s:" % name, ""]
+            lines += ["- %s: %s. %s." % (finding["symptom"], finding["cause"], finding["mitigation"].capitalize())
+                      for finding in by_phase[name]]
     return "\n".join(lines) + "\n"
 
 

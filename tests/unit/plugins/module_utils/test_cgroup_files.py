@@ -74,3 +74,9 @@ def test_resident_memory_and_parent_of_a_process():
     assert cgroup_files.parse_status_rss_kib("Name:\tkthreadd\n") == 0
     assert cgroup_files.parse_stat_ppid("4242 (gunicorn: worker [x) (y)]) S 4200 4200 0") == 4200
     assert cgroup_files.parse_stat_ppid("") is None
+
+
+def test_proportional_memory_of_a_process():
+    assert cgroup_files.parse_pss_kib("55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss: 300 kB\nPss: 120 kB\n"
+                                      "Pss_Anon: 100 kB\n") == 120
+    assert cgroup_files.parse_pss_kib(None) is None

@@ -43,13 +43,24 @@ def gateway_processes(cgroup_files):
     return files
 
 
-def test_the_tree_of_a_process_and_its_resident_memory(tmp_path):
+def test_the_tree_of_a_process_and_its_memory(tmp_path):
     reader = lay_out(tmp_path, gateway_processes({}))
     tree = resource_usage.process_tree(reader, 100)
     assert tree == [100, 101, 102, 103]
-    assert resource_usage.resident_mib(reader, tree) == (20480 + 204800 + 184320 + 1024) / 1024.0
+    assert resource_usage.memory_mib(reader, tree) == (20480 + 204800 + 184320 + 1024) / 1024.0
     # A process that ended between the listing and the reading counts nothing.
-    assert resource_usage.resident_mib(reader, [100, 4242]) == 20.0
+    assert resource_usage.memory_mib(reader, [100, 4242]) == 20.0
+
+
+def test_workers_forked_from_a_preloading_master_count_shared_pages_once(tmp_path):
+    # The demo's 2 tuned workers summed 2368 MiB of VmRSS inside a 1024 MiB cgroup: the pages they
+    # share with the master counted once per process.
+    files = gateway_processes({})
+    for pid, pss in ((100, 102400), (101, 153600), (102, 143360), (103, 512)):
+        files["/proc/%d/smaps_rollup" % pid] = ("00400000-7ffd [rollup]\nRss:  %d kB\nPss:  %d kB\n"
+                                                % (pss * 3, pss))
+    reader = lay_out(tmp_path, files)
+    assert resource_usage.memory_mib(reader, [100, 101, 102, 103]) == (102400 + 153600 + 143360 + 512) / 1024.0
 
 
 def test_oom_kills_of_a_v1_memory_cgroup(tmp_path):

@@ -273,3 +273,29 @@ def test_a_headline_says_when_the_defaults_held():
     assert headline(calm, calm).endswith("(Nothing failed before the tuning on this machine: the defaults held here.)")
     refused = phase_figures(unmeasured("hey failed"), 2)
     assert "After, 2 workers: could not be measured (hey failed)." in headline(calm, refused)
+
+
+def test_the_report_diagnoses_every_phase():
+    before = summarize_runs([run(150.0, 80.0, statuses={"200": 620, "401": 380})])
+    before["log_signs"] = {"refused": 212, "pool_timeouts": 0, "lines": 1840}
+    after = summarize_runs([run(24.0, 900.0)])
+    diagnoses = {"before": diagnose(before, log_signs=before["log_signs"]), "after": diagnose(after)}
+    text = markdown("gw-1", {"before": before, "after": after}, compare(before, after), (), diagnoses)
+    assert "Diagnosis of before:\n\n- 380 HTTP 401 while the gateway's log shows 212 sessions refused" in text
+    assert "Diagnosis of after" not in text
+
+
+def test_a_phase_nothing_answered_is_compared_on_its_failures():
+    # The demo's upstream defaults in 1 GiB: the workers were OOM-killed until supervisord gave up.
+    refused = {"valid": False, "reason": "no response at all: every request failed (connection refused 600)",
+               "requests_per_second": None, "latency_ms": {}, "status_codes": {}, "errors": 600,
+               "error_kinds": {"connection refused": 600}, "requests": 600, "non_2xx": 0}
+    before = summarize_runs([refused] * 3)
+    assert before["ok_requests_per_second"] == 0.0 and not before["valid"] and not before["rate_limited"]
+    after = summarize_runs([run(25.2, 5494.6), run(24.8, 5600.0), run(25.9, 5300.0)])
+    comparison = compare(before, after)
+    assert comparison["comparable"] and comparison["verdict"] == "better"
+    assert comparison["reasons"][:2] == ["throughput 0.0 -> 25.2 requests/s, every run above",
+                                         "failed requests 1800 -> 0"]
+    text = markdown("gw", {"before": before, "after": after}, comparison)
+    assert "**before got no answer:** no response at all" in text
