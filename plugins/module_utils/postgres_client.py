@@ -66,7 +66,8 @@ def check_options(params):
         raise PostgresProbeError("samples must be at least 1, got %d" % params["samples"])
     if not 0 < params["port"] < 65536:
         raise PostgresProbeError("port must be between 1 and 65535, got %d" % params["port"])
-    libpq_dsn(params.get("dsn"))  # a URL of another database is an option error, before connecting
+    if params.get("dsn"):
+        dsn_parts(params["dsn"])  # a DSN libpq cannot parse is an option error, before connecting
 
 
 def libpq_dsn(dsn):
@@ -106,24 +107,52 @@ def connection_keywords(params):
     return keywords
 
 
+# A DSN that cannot be parsed may hold a password anywhere in its text: none of it is shown.
+UNPARSABLE_DSN = ("dsn cannot be parsed as a libpq URL or key=value string (its text is not shown: it may hold a "
+                  "password). In a URL, percent-encode reserved characters of the user and password (/ as %2F, "
+                  "@ as %40, : as %3A, # as %23, ? as %3F); in key=value pairs, quote a value with spaces "
+                  "(password='two words')")
+PORTS = re.compile(r"^[0-9]{1,5}(,[0-9]{1,5})*$")
+
+
+def parse_conninfo(dsn):
+    """libpq's own parse of a connection string (URL or key=value), through the driver."""
+    if DRIVER == "psycopg":
+        from psycopg.conninfo import conninfo_to_dict  # pylint: disable=import-outside-toplevel
+        return dict((key, str(value)) for key, value in conninfo_to_dict(dsn).items())
+    from psycopg2.extensions import parse_dsn  # pylint: disable=import-outside-toplevel
+    return parse_dsn(dsn)
+
+
+def dsn_parts(dsn):
+    """The libpq keywords of a DSN. Raises PostgresProbeError without any of its text when libpq
+    cannot parse it, or when the parse shows a URL whose password held an unencoded "/" (libpq then
+    reads part of the password as the host or port and the rest as the database)."""
+    text = libpq_dsn(dsn)
+    try:
+        parts = parse_conninfo(text)
+    except (driver_errors() if DRIVER else ()) + (ValueError, TypeError):
+        raise PostgresProbeError(UNPARSABLE_DSN) from None
+    if "@" in parts.get("dbname", "") + parts.get("host", "") or not PORTS.match(parts.get("port", "5432")):
+        raise PostgresProbeError(UNPARSABLE_DSN)
+    return parts
+
+
 def dsn_has_password(dsn):
-    """Whether a DSN carries a password, as URL credentials or a password= parameter."""
-    separator, rest = dsn.partition("://")[1:]
-    if separator:
-        credentials = rest.partition("/")[0].rpartition("@")[0]
-        return ":" in credentials or re.search(r"[?&]password=", rest) is not None
-    return re.search(r"(^|\s)password\s*=", dsn) is not None
+    """Whether a DSN carries a password (URL credentials, a password= pair or parameter); an
+    unparsable one may."""
+    try:
+        return "password" in dsn_parts(dsn)
+    except PostgresProbeError:
+        return True
 
 
 def endpoint_of(params):
-    """Where the probe connects, for messages: never the password."""
-    dsn = params.get("dsn")
-    if dsn:
-        scheme, separator, rest = libpq_dsn(dsn).partition("://")
-        if separator:
-            authority, slash, path = rest.partition("/")
-            return "%s://%s%s%s" % (scheme, authority.rpartition("@")[2], slash, path.split("?", 1)[0])
-        return "dsn(%s)" % " ".join(part for part in dsn.split() if not part.startswith("password="))
+    """Where the probe connects, for messages, built from parsed parts only: never the password."""
+    if params.get("dsn"):
+        parts = dsn_parts(params["dsn"])
+        where = params.get("unix_socket_dir") or params.get("host") or parts.get("host") or "localhost"
+        return "postgresql://%s:%s/%s" % (where, parts.get("port", "5432"), parts.get("dbname", ""))
     where = params.get("unix_socket_dir") or params.get("host") or "localhost"
     return "postgresql://%s:%d/%s" % (where, params["port"], params["database"])
 

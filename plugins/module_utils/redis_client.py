@@ -10,6 +10,7 @@ return its data.
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import traceback
 
@@ -76,20 +77,32 @@ def endpoint_of(params):
     return "%s://%s:%d/%d" % ("rediss" if params["tls"] else "redis", params["host"], params["port"], params["db"])
 
 
+# scheme://[credentials@]location[/path][?query]: credentials hold no "/", "?", "#" or "@" unencoded,
+# a location no "@", a path and a query no "@". Anything else is not parsed, and not shown.
+URL_SHAPE = re.compile(r"^(?P<scheme>rediss?|unix)://(?:(?P<credentials>[^@/?#]*)@)?(?P<location>[^@/?#]*)"
+                       r"(?P<path>/[^@?#]*)?(?:\?[^@#]*)?$")
+UNPARSABLE_URL = ("url cannot be parsed as redis://[user:password@]host:port/db, rediss://… or unix:///path (its "
+                  "text is not shown: it may hold a password); percent-encode reserved characters of the user and "
+                  "password (/ as %2F, @ as %40, : as %3A, # as %23, ? as %3F)")
+
+
 def redis_url_parts(url):
-    """Scheme, host:port (credentials dropped) and path of a redis URL, without a library."""
-    scheme, separator, rest = url.partition("://")
-    if not separator or scheme not in ("redis", "rediss", "unix"):
-        raise RedisProbeError("url must look like redis://[user:password@]host:port/db, rediss://… or unix:///path")
-    authority, slash, path = rest.partition("/")
-    location = authority.rpartition("@")[2]
-    return {"scheme": scheme, "location": location, "path": slash + path.split("?", 1)[0] if slash else ""}
+    """Scheme, location (host:port), path and whether there is a password, of a redis URL. Raises
+    RedisProbeError without any of its text when it does not have that shape."""
+    match = URL_SHAPE.match(url)
+    if not match:
+        raise RedisProbeError(UNPARSABLE_URL)
+    credentials = match.group("credentials")
+    return {"scheme": match.group("scheme"), "location": match.group("location"), "path": match.group("path") or "",
+            "password": credentials is not None and ":" in credentials}
 
 
 def url_has_password(url):
-    """Whether a URL carries a password (user:password@ or :password@)."""
-    authority = url.partition("://")[2].partition("/")[0]
-    return "@" in authority and ":" in authority.rpartition("@")[0]
+    """Whether a URL carries a password (user:password@ or :password@); an unparsable one may."""
+    try:
+        return redis_url_parts(url)["password"]
+    except RedisProbeError:
+        return True
 
 
 def client_kwargs(params):

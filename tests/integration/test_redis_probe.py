@@ -261,7 +261,7 @@ def test_url_without_credentials_shows_while_the_password_stays_hidden(run_modul
     ({"port": 70000}, "port must be between 1 and 65535"),
     ({"port": "six thousand"}, "port"),
     ({"tls": True, "tls_cert": "/etc/hostname"}, "tls_cert and tls_key go together"),
-    ({"url": "http://example/"}, "url must look like redis://"),
+    ({"url": "http://example/"}, "url cannot be parsed as redis://"),
 ])
 def test_bad_options_fail_with_a_message_naming_them(run_module, args, message):
     run = run_module("redis_probe", args)

@@ -120,12 +120,35 @@ def test_unix_socket_dir_is_the_libpq_host():
 
 @pytest.mark.parametrize("given, endpoint", [
     ({"dsn": "postgresql+psycopg://gw:secret@db:5432/mcp?sslmode=require"}, "postgresql://db:5432/mcp"),
-    ({"dsn": "host=db dbname=mcp password=secret user=gw"}, "dsn(host=db dbname=mcp user=gw)"),
+    ({"dsn": "host=db dbname=mcp password=secret user=gw"}, "postgresql://db:5432/mcp"),
+    # What libpq reads, not what text cutting would: a quoted password with spaces, spaces around "=".
+    ({"dsn": "host=db port=6432 user=gw password='my secret pass' dbname=mcp"}, "postgresql://db:6432/mcp"),
+    ({"dsn": "host = db   password =  'a b'  dbname= mcp"}, "postgresql://db:5432/mcp"),
+    ({"dsn": "postgresql://gw:p%2Fss@db:5432/mcp?sslmode=disable"}, "postgresql://db:5432/mcp"),
+    ({"dsn": "postgresql://gw:pw@db/mcp", "host": "10.0.0.5"}, "postgresql://10.0.0.5:5432/mcp"),
     ({"host": "db", "port": 6432, "database": "mcp"}, "postgresql://db:6432/mcp"),
     ({"unix_socket_dir": "/run/postgresql"}, "postgresql:///run/postgresql:5432/postgres"),
 ])
 def test_endpoint_never_shows_the_password(given, endpoint):
     assert postgres_client.endpoint_of(params(**given)) == endpoint
+
+
+@pytest.mark.parametrize("dsn", [
+    # An unencoded "/" in a URL's password: libpq reads "pa" as the port and "ss@db:5432/mcp" as the database.
+    "postgresql://gw:pa/ss@db:5432/mcp",
+    "postgresql://gw:s3cr3t@db:5432/mc@p",
+    # An unterminated quote; a value without "=".
+    "host=db password='my secret pass dbname=mcp",
+    "host=db password my secret",
+])
+def test_a_dsn_libpq_cannot_parse_is_refused_without_its_text(dsn):
+    # One fixed sentence, whatever the DSN: nothing of its text can reach a message.
+    with pytest.raises(postgres_client.PostgresProbeError) as raised:
+        postgres_client.endpoint_of(params(dsn=dsn))
+    assert str(raised.value) == postgres_client.UNPARSABLE_DSN
+    with pytest.raises(postgres_client.PostgresProbeError):
+        postgres_client.check_options(params(dsn=dsn))
+    assert postgres_client.dsn_has_password(dsn) is True
 
 
 @pytest.mark.parametrize("message, start", [
@@ -153,6 +176,7 @@ def test_pgbouncer_config_rows():
     ("postgresql://gw@db:5432/mcp", False), ("postgresql+psycopg://gw:pw@db/mcp", True),
     ("postgresql://gw@db/mcp?sslmode=require&password=pw", True), ("host=db user=gw dbname=mcp", False),
     ("host=db password=pw", True), ("host=db password = pw", True), ("postgresql:///mcp?host=/run/pg", False),
+    ("host=db password='two words'", True), ("postgresql://gw:pa/ss@db/mcp", True),
 ])
 def test_dsn_has_password(dsn, expected):
     assert postgres_client.dsn_has_password(dsn) is expected

@@ -164,13 +164,31 @@ def test_endpoint_never_shows_the_password(given, endpoint):
     assert redis_client.endpoint_of(params(**given)) == endpoint
 
 
+@pytest.mark.parametrize("url", [
+    # An unencoded "/" in the password: a text cut at the first "/" kept ":pa" and showed "ss@cache" as the path.
+    "redis://:pa/ss@cache:6379/0",
+    "redis://gw:p@ss@cache:6379/0",
+    "redis://gw:pa#ss@cache:6379/0",
+    "http://gw:secret@cache:6379/0",
+    "redis:/cache:6379",
+])
+def test_a_url_that_cannot_be_parsed_is_refused_without_its_text(url):
+    # One fixed sentence, whatever the URL: nothing of its text can reach a message.
+    with pytest.raises(redis_client.RedisProbeError) as raised:
+        redis_client.endpoint_of(params(url=url))
+    assert str(raised.value) == redis_client.UNPARSABLE_URL
+    with pytest.raises(redis_client.RedisProbeError):
+        redis_client.check_options(params(url=url))
+    assert redis_client.url_has_password(url) is True
+
+
 @pytest.mark.parametrize("given, message", [
     ({"timeout": 0}, "timeout must be a positive number"),
     ({"samples": 0}, "samples must be at least 1"),
     ({"port": 0}, "port must be between 1 and 65535"),
     ({"tls_key": "/k.pem"}, "tls_cert and tls_key go together"),
-    ({"url": "cache:6379"}, "url must look like redis://"),
-    ({"url": "memcached://cache:11211"}, "url must look like redis://"),
+    ({"url": "cache:6379"}, "url cannot be parsed as redis://"),
+    ({"url": "memcached://cache:11211"}, "url cannot be parsed as redis://"),
 ])
 def test_option_errors(given, message):
     with pytest.raises(redis_client.RedisProbeError, match=message):
@@ -243,6 +261,7 @@ def test_error_wording(error, start):
 @pytest.mark.parametrize("url, expected", [
     ("redis://127.0.0.1:6379/0", False), ("redis://gw@cache:6379/0", False), ("redis://:pw@cache/0", True),
     ("rediss://gw:pw@cache:6380/0", True), ("unix:///run/redis.sock", False),
+    ("redis://:p%2Fw@cache/0", True),
 ])
 def test_url_has_password(url, expected):
     assert redis_client.url_has_password(url) is expected
