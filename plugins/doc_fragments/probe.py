@@ -21,6 +21,14 @@ options:
     description: Number of round trips timed for the latency figures.
     type: int
     default: 10
+  deadline:
+    description:
+      - Seconds the whole probe may take, connecting and every query included, enforced on the client side
+        (1 to 3600). The connection and read timeouts bound each step; a server that accepts the connection and
+        then answers nothing, or a byte at a time, is only bounded by this.
+      - When it passes, the server is returned as not reachable, with the step that stalled in RV(stalled_phase).
+    type: float
+    default: 30
   fail_unreachable:
     description:
       - Fail the task when the server cannot be reached or queried.

@@ -281,13 +281,18 @@ def parse_pgbouncer_config(rows):
     return dict((row["key"], row["value"]) for row in rows)
 
 
-def _probe_postgresql(connection, params, result):
-    # Bound every query by the same timeout as the connection: a stuck server cannot hang the probe.
+def _probe_postgresql(connection, params, result, progress):
+    # Bound every query by the same timeout as the connection, on the server's side; the probe's
+    # deadline bounds the whole call on the client's.
+    progress["phase"] = "setting statement_timeout"
     _execute(connection, "SET statement_timeout = %d" % (params["connect_timeout"] * 1000))
+    progress["phase"] = "timing round trips (SELECT 1)"
     result["latency_ms"] = time_calls(lambda: _fetch(connection, "SELECT 1"), params["samples"])
+    progress["phase"] = "reading the settings and limits"
     settings = _fetch(connection, SETTINGS_QUERY)[0]
     version_num = settings["server_version_num"]
     backend_filter = CLIENT_BACKEND_FILTER if version_num >= 100000 else "true"
+    progress["phase"] = "counting the sessions in pg_stat_activity"
     in_use = summarize_activity(_fetch(connection, ACTIVITY_QUERY % backend_filter))
     reserved = settings["reserved_connections"]
     reserved = int(reserved) if reserved not in (None, "") else None
@@ -317,9 +322,12 @@ def _probe_postgresql(connection, params, result):
     )
 
 
-def _probe_pgbouncer(connection, params, result, version_text):
+def _probe_pgbouncer(connection, params, result, version_text, progress):
+    progress["phase"] = "timing round trips (SHOW VERSION)"
     result["latency_ms"] = time_calls(lambda: _fetch(connection, "SHOW VERSION"), params["samples"])
+    progress["phase"] = "reading SHOW CONFIG"
     config = parse_pgbouncer_config(_fetch(connection, "SHOW CONFIG"))
+    progress["phase"] = "counting SHOW CLIENTS"
     clients = len(_fetch(connection, "SHOW CLIENTS")) - 1  # not the probe itself
     max_client_conn = int(config.get("max_client_conn", 0))
     result.update(
@@ -385,7 +393,7 @@ def empty_result(endpoint):
         "max_connections": None, "superuser_reserved_connections": None, "reserved_connections": None,
         "connections_in_use": None, "role": None, "database": None, "rolconnlimit": None, "datconnlimit": None,
         "connections_available": None, "connections_available_binding": None, "connections_available_reason": None,
-        "connection_limits": [],
+        "connection_limits": [], "stalled_phase": None,
     }
 
 
@@ -395,19 +403,23 @@ def driver_errors():
     return (psycopg2.Error,)
 
 
-def probe_postgres(params, connector=None):
-    """Connect, time SELECT 1, read the connection budget. Unreachable is data, not raised."""
+def probe_postgres(params, connector=None, progress=None):
+    """Connect, time SELECT 1, read the connection budget. Unreachable is data, not raised.
+    progress["phase"] says what the probe is doing, for a deadline that passes."""
+    progress = {} if progress is None else progress
     check_options(params)
     endpoint = endpoint_of(params)
     result = empty_result(endpoint)
     connection = None
     try:
+        progress["phase"] = "connecting and logging in"
         connection = (connector or connect)(params)
+        progress["phase"] = "asking whether it is PgBouncer (the first query)"
         pgbouncer_version = detect_pgbouncer(connection)
         if pgbouncer_version:
-            _probe_pgbouncer(connection, params, result, pgbouncer_version)
+            _probe_pgbouncer(connection, params, result, pgbouncer_version, progress)
         else:
-            _probe_postgresql(connection, params, result)
+            _probe_postgresql(connection, params, result, progress)
         result["reachable"] = True
     except driver_errors() + (OSError,) as error:
         result["error"] = explain_error(error, endpoint, params["connect_timeout"])

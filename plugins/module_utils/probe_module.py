@@ -1,16 +1,66 @@
 # -*- coding: utf-8 -*-
 # Copyright: mcpgateway.tuning contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The module side shared by the probes: options every probe has, and how a probe ends."""
+"""The module side shared by the probes: options every probe has, the deadline of a whole probe,
+and how a probe ends."""
 
 from __future__ import annotations
+
+import threading
+
+MAX_DEADLINE = 3600
 
 
 def probe_argument_spec():
     return dict(
         samples=dict(type="int", default=10),
+        deadline=dict(type="float", default=30),
         fail_unreachable=dict(type="bool", default=False),
     )
+
+
+class ProbeDeadlineExceeded(Exception):
+    """The probe did not finish within its deadline."""
+
+
+def check_deadline(deadline):
+    """An error message for a deadline that cannot work (nan and inf fail the comparison), or ''."""
+    if not 1 <= deadline <= MAX_DEADLINE:
+        return "deadline must be 1 to %d seconds, got %s" % (MAX_DEADLINE, deadline)
+    return ""
+
+
+def within_deadline(call, deadline):
+    """call() in a thread of its own, waited for at most deadline seconds. A server that accepts the
+    connection and then answers nothing, or a byte at a time, defeats the per-read timeouts of the
+    drivers; the thread is a daemon, so a call still stuck in the driver ends with the module's
+    process. Raises ProbeDeadlineExceeded, or what call raised."""
+    outcome = {}
+
+    def run():
+        # Anything the call raises is raised again in the caller's thread.
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # pylint: disable=broad-exception-caught
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="probe", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        raise ProbeDeadlineExceeded()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def stalled(result, endpoint, phase, deadline):
+    """The probe's result when the deadline passed: unreachable, with the phase that stalled."""
+    result.update(reachable=False, stalled_phase=phase, error=(
+        "%s did not finish answering the probe within its deadline of %g s: it stalled while %s. The server "
+        "accepted the connection and then answered too slowly or not at all (overloaded, paused, or not the server "
+        "you meant); check it and the network between, or raise deadline" % (endpoint, deadline, phase)))
+    return result
 
 
 def show_when_credential_free(module, option, has_password):

@@ -256,31 +256,43 @@ def explain_error(error, endpoint, timeout):
     return "cannot talk to Redis at %s: %s" % (endpoint, text)
 
 
-def probe_redis(params, client_factory=None):
-    """Connect, time PINGs, read INFO. Unreachable is returned as data, never raised."""
-    check_options(params)
-    endpoint = endpoint_of(params)
+def empty_result(params, endpoint):
     result = {
         "reachable": False,
         "error": None,
         "endpoint": endpoint,
         "tls": bool(params["tls"] or (params.get("url") or "").startswith("rediss://")),
         "latency_ms": None,
+        "stalled_phase": None,
     }
     result.update(summarize_info({}))
+    return result
+
+
+def probe_redis(params, client_factory=None, progress=None):
+    """Connect, time PINGs, read INFO. Unreachable is returned as data, never raised.
+    progress["phase"] says what the probe is doing, for a deadline that passes."""
+    progress = {} if progress is None else progress
+    check_options(params)
+    endpoint = endpoint_of(params)
+    result = empty_result(params, endpoint)
     client = None
     try:
         client = (client_factory or make_client)(params)
         # Raw INFO text, so the parsing is ours and the same for every redis-py version.
         client.set_response_callback("INFO", lambda response, **options: response)
+        progress["phase"] = "connecting, logging in and answering the first PING"
         client.ping()
         result["reachable"] = True
+        progress["phase"] = "timing round trips (PING)"
         result["latency_ms"] = time_calls(client.ping, params["samples"])
+        progress["phase"] = "sending INFO"
         raw = client.execute_command("INFO")
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         result.update(summarize_info(parse_info(text)))
         if result["maxclients"] is None:
             # Before Redis 7 INFO does not carry maxclients.
+            progress["phase"] = "reading CONFIG GET maxclients"
             config = client.config_get("maxclients")
             result["maxclients"] = int(config["maxclients"])
             result["clients_available"] = clients_available(result)

@@ -66,6 +66,11 @@ error:
   returned: always
   type: str
   sample: "authentication to postgresql://127.0.0.1:5432/mcp failed (...): check user and password"
+stalled_phase:
+  description: What the probe was doing when its O(deadline) passed (the server is then not reachable); null otherwise.
+  returned: always
+  type: str
+  sample: "asking whether it is PgBouncer (the first query)"
 endpoint:
   description: Where the probe connected, without credentials.
   returned: always
@@ -176,14 +181,20 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.postgres_client 
     PSYCOPG_IMPORT_ERROR,
     PSYCOPG_PIP_HINT,
     PostgresProbeError,
-    postgres_argument_spec,
     dsn_has_password,
+    empty_result,
+    endpoint_of,
+    postgres_argument_spec,
     probe_postgres,
 )
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import (
+    ProbeDeadlineExceeded,
+    check_deadline,
     exit_with_probe,
     probe_argument_spec,
     show_when_credential_free,
+    stalled,
+    within_deadline,
 )
 
 
@@ -198,10 +209,17 @@ def main():
     if DRIVER is None:
         module.fail_json(msg=missing_required_lib(PSYCOPG_PIP_HINT), exception=PSYCOPG_IMPORT_ERROR)
     show_when_credential_free(module, "dsn", dsn_has_password)
+    params = module.params
+    progress = {"phase": "starting"}
     try:
-        result = probe_postgres(module.params)
+        problem = check_deadline(params["deadline"])
+        if problem:
+            raise PostgresProbeError(problem)
+        result = within_deadline(lambda: probe_postgres(params, progress=progress), params["deadline"])
     except PostgresProbeError as error:
         module.fail_json(msg=str(error))
+    except ProbeDeadlineExceeded:
+        result = stalled(empty_result(endpoint_of(params)), endpoint_of(params), progress["phase"], params["deadline"])
     exit_with_probe(module, result)
 
 

@@ -58,6 +58,11 @@ error:
   returned: always
   type: str
   sample: "connection refused by redis://127.0.0.1:6390/0: nothing listens there; check host and port"
+stalled_phase:
+  description: What the probe was doing when its O(deadline) passed (the server is then not reachable); null otherwise.
+  returned: always
+  type: str
+  sample: "sending INFO"
 endpoint:
   description: Where the probe connected, without credentials.
   returned: always
@@ -140,14 +145,20 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.redis_client imp
     REDIS_MUTUALLY_EXCLUSIVE,
     REDIS_PIP_HINT,
     RedisProbeError,
+    empty_result,
+    endpoint_of,
     probe_redis,
     redis_argument_spec,
     url_has_password,
 )
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import (
+    ProbeDeadlineExceeded,
+    check_deadline,
     exit_with_probe,
     probe_argument_spec,
     show_when_credential_free,
+    stalled,
+    within_deadline,
 )
 
 
@@ -162,10 +173,18 @@ def main():
     if REDIS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib(REDIS_PIP_HINT), exception=REDIS_IMPORT_ERROR)
     show_when_credential_free(module, "url", url_has_password)
+    params = module.params
+    progress = {"phase": "starting"}
     try:
-        result = probe_redis(module.params)
+        problem = check_deadline(params["deadline"])
+        if problem:
+            raise RedisProbeError(problem)
+        result = within_deadline(lambda: probe_redis(params, progress=progress), params["deadline"])
     except RedisProbeError as error:
         module.fail_json(msg=str(error))
+    except ProbeDeadlineExceeded:
+        endpoint = endpoint_of(params)
+        result = stalled(empty_result(params, endpoint), endpoint, progress["phase"], params["deadline"])
     exit_with_probe(module, result)
 
 

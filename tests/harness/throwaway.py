@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 LOOPBACK = "127.0.0.1"
@@ -358,6 +359,53 @@ class SilentPort:
 
     def __exit__(self, *exc_info):
         self.listener.close()
+
+
+class TricklingPort:
+    """A TCP port that answers every connection one byte at a time, interval seconds apart (a Redis
+    "+PONG" over and over): each read gets a byte before its timeout, so only a deadline on the
+    whole call stops a client. Served by daemon threads until the context ends."""
+
+    def __init__(self, interval=3.0, reply=b"+PONG\r\n"):
+        self.interval = interval
+        self.reply = reply
+        self.listener = None
+        self.port = None
+        self.stopped = threading.Event()
+        self.connections = []
+
+    def __enter__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((LOOPBACK, 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                connection = self.listener.accept()[0]
+            except (socket.timeout, OSError):
+                continue
+            self.connections.append(connection)
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection):
+        position = 0
+        while not self.stopped.wait(self.interval):
+            try:
+                connection.sendall(self.reply[position:position + 1])
+            except OSError:
+                return
+            position = (position + 1) % len(self.reply)
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
 
 
 class PgBouncerServer(ThrowawayServer):
