@@ -72,7 +72,8 @@ def show_when_credential_free(module, option, has_password):
 
 
 def exit_with_probe(module, result):
-    """Return the probe's data; fail only when asked to and the server was not reachable."""
-    if module.params["fail_unreachable"] and not result["reachable"]:
+    """Return the probe's data; fail only when asked to and the server could not be reached or its
+    figures could not be read (a user without the permission to read them)."""
+    if module.params["fail_unreachable"] and (not result["reachable"] or result["error"]):
         module.fail_json(msg=result["error"], **result)
     module.exit_json(changed=False, **result)

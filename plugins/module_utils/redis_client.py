@@ -250,9 +250,17 @@ def explain_error(error, endpoint, timeout):
     if "name or service not known" in lowered or "nodename nor servname" in lowered \
             or "temporary failure in name resolution" in lowered:
         return "cannot resolve the host of %s: check host" % endpoint
-    if "noperm" in lowered:
-        return ("connected to %s, but the user may not run a command the probe needs (%s): grant it "
-                "+ping +info +config|get" % (endpoint, text))
+    # redis-py keeps the error's text but not its NOPERM code.
+    if "noperm" in lowered or DENIED_COMMAND.search(text):
+        denied = DENIED_COMMAND.search(text)
+        command = denied.group(1) if denied else "a command the probe needs"
+        return ("connected to %s and logged in, but this user may not run %s, so the client limit and the clients "
+                "in use cannot be read: grant it (ACL SETUSER <user> +%s; the probe runs +ping +info +config|get)"
+                % (endpoint, command.upper(), command if denied else "@connection +info +config|get"))
+    if "unknown command" in lowered and "config" in lowered:
+        return ("%s has no CONFIG command (renamed or disabled, as managed services do) and its INFO does not report "
+                "maxclients (Redis before 7), so the client limit cannot be read: upgrade to Redis 7, or let this "
+                "user run CONFIG GET maxclients" % endpoint)
     return "cannot talk to Redis at %s: %s" % (endpoint, text)
 
 
@@ -267,6 +275,10 @@ def empty_result(params, endpoint):
     }
     result.update(summarize_info({}))
     return result
+
+
+# Redis 6 and 7: "NOPERM this user has no permissions to run the 'info' command" (redis-py drops "NOPERM").
+DENIED_COMMAND = re.compile(r"permissions? to run the '([^']+)' command", re.IGNORECASE)
 
 
 def probe_redis(params, client_factory=None, progress=None):

@@ -152,6 +152,8 @@ def read_probe(name, probe, available_key, module):
     if not probe.get("reachable"):
         raise PlanError("%s was not reachable, so its connection budget is unknown: %s. Fix the connection, "
                         "or leave %s out only if the gateway does not use it" % (name, probe.get("error"), name))
+    if probe.get("error") and probe.get(available_key) is None:
+        raise PlanError("%s was reached, but its connection budget could not be read: %s" % (name, probe["error"]))
     return whole_number("%s.%s" % (name, available_key), _dig(probe, available_key, (name, module)), minimum=0)
 
 

@@ -250,7 +250,14 @@ def test_probe_reports_errors_as_data_and_closes_the_client():
     ("Error 2 connecting to unix socket: /x.sock. No such file or directory.", "no Redis socket at"),
     ("Error -2 connecting to nohost:6379. Name or service not known.", "cannot resolve the host of"),
     ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "TLS with"),
-    ("NOPERM User gw has no permissions to run the 'info' command", "connected to"),
+    ("NOPERM User gw has no permissions to run the 'info' command",
+     "connected to redis://h:1/0 and logged in, but this user may not run INFO, so the client limit and the clients "
+     "in use cannot be read: grant it (ACL SETUSER <user> +info;"),
+    ("this user has no permissions to run the 'config|get' command", "connected to redis://h:1/0 and logged "
+     "in, but this user may not run CONFIG|GET, so the client limit and the clients in use cannot be read: grant it "
+     "(ACL SETUSER <user> +config|get;"),
+    ("ERR unknown command 'CONFIG', with args beginning with: 'GET' 'maxclients'",
+     "redis://h:1/0 has no CONFIG command (renamed or disabled, as managed services do)"),
     ("something else entirely", "cannot talk to Redis at"),
 ])
 def test_error_wording(error, start):

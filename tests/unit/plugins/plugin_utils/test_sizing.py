@@ -388,6 +388,11 @@ def test_survey_strings_are_converted():
      "postgres was not reachable, so its connection budget is unknown: connection refused by postgresql://db:5432/mcp"),
     ({"redis": {"skipped": True}}, "redis is a skipped task's result"),
     ({"redis": {"reachable": True}}, "redis has no clients_available"),
+    # A user without +info: the planner names that, not a missing probe result.
+    ({"redis": {"reachable": True, "clients_available": None,
+                "error": "connected to redis://cache:6379/0 and logged in, but this user may not run INFO"}},
+     "redis was reached, but its connection budget could not be read: connected to redis://cache:6379/0 and logged "
+     "in, but this user may not run INFO"),
 ])
 def test_bad_input_names_the_option(request_changes, message):
     request = {"capacity": HOSTS["2 x 8 GiB"], "replicas": 1}
