@@ -62,8 +62,10 @@ class ActionModule(ActionBase):
             return result
         for name, watched in args["resources"].items():
             if name in summaries:
-                if not isinstance(watched, dict):
-                    result.update(failed=True, msg="resources.%s is not a resource_watch result" % name)
+                if not isinstance(watched, (dict, list)) or isinstance(watched, list) and not all(
+                        isinstance(watch, dict) for watch in watched):
+                    result.update(failed=True, msg="resources.%s is not a resource_watch result or a list of them"
+                                  % name)
                     return result
                 summaries[name].update(resources_of(watched))
         comparison = None

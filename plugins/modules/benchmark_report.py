@@ -57,7 +57,8 @@ options:
   resources:
     description:
       - Phase name to the M(mcpgateway.tuning.resource_watch) result of its runs (C(peak_memory_mib), C(oom_kills),
-        C(peak_db_sessions), C(log_signs)).
+        C(peak_db_sessions), C(log_signs)), or to a list of them for a phase measured in several rounds (the peaks
+        of all, the sums of OOM kills and log lines).
     type: dict
     default: {}
   errors:

@@ -128,10 +128,22 @@ def summarize_runs(runs):
     }
 
 
+def _merged(values, combine):
+    values = [value for value in values if value is not None]
+    return combine(values) if values else None
+
+
 def resources_of(watched):
-    """What mcpgateway.tuning.resource_watch saw during a phase, as the phase's summary keeps it."""
-    return {"peak_memory_mib": watched.get("peak_memory_mib"), "oom_kills": watched.get("oom_kills"),
-            "peak_db_sessions": watched.get("peak_db_sessions"), "log_signs": watched.get("log_signs")}
+    """What mcpgateway.tuning.resource_watch saw during a phase, as the phase's summary keeps it; a
+    list of watches (a phase measured in several rounds) gives the peaks of all and the sums of the
+    OOM kills and log lines."""
+    watches = [watch for watch in (watched if isinstance(watched, list) else [watched]) if watch]
+    signs = [watch.get("log_signs") for watch in watches if watch.get("log_signs")]
+    return {"peak_memory_mib": _merged([watch.get("peak_memory_mib") for watch in watches], max),
+            "oom_kills": _merged([watch.get("oom_kills") for watch in watches], sum),
+            "peak_db_sessions": _merged([watch.get("peak_db_sessions") for watch in watches], max),
+            "log_signs": dict((key, sum(sign.get(key, 0) for sign in signs))
+                              for key in ("refused", "pool_timeouts", "lines")) if signs else None}
 
 
 def ratio(after, before):

@@ -299,3 +299,14 @@ def test_a_phase_nothing_answered_is_compared_on_its_failures():
                                          "failed requests 1800 -> 0"]
     text = markdown("gw", {"before": before, "after": after}, comparison)
     assert "**before got no answer:** no response at all" in text
+
+
+def test_the_watches_of_a_phase_measured_in_rounds_merge():
+    first = {"peak_memory_mib": 600.5, "oom_kills": 1, "peak_db_sessions": 9,
+             "log_signs": {"refused": 2, "pool_timeouts": 0, "lines": 100}}
+    second = {"peak_memory_mib": 640.0, "oom_kills": 2, "peak_db_sessions": 7, "log_signs": None}
+    assert resources_of([first, second, {}]) == {"peak_memory_mib": 640.0, "oom_kills": 3, "peak_db_sessions": 9,
+                                                 "log_signs": {"refused": 2, "pool_timeouts": 0, "lines": 100}}
+    assert resources_of([{}]) == {"peak_memory_mib": None, "oom_kills": None, "peak_db_sessions": None,
+                                  "log_signs": None}
+    assert resources_of(first)["oom_kills"] == 1
