@@ -28,7 +28,12 @@ import statistics
 import sys
 
 # The collection, as make benchmark puts it on PYTHONPATH (and ansible-test units does).
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import ratio, runs_overlap, summarize_runs
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import (
+    ratio,
+    resources_of,
+    runs_overlap,
+    summarize_runs,
+)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results")
@@ -390,13 +395,21 @@ def memory_cells(suite, name):
             cell(memory["oom_kills"])]
 
 
+def sessions_cell(suite, name):
+    """The peak PostgreSQL sessions of the gateway's role during a configuration, as the benchmark
+    role's resource watch sampled them; suites before 2026-12-04 did not."""
+    watched = suite.get("resources", {}).get(name)
+    return cell(resources_of(watched)["peak_db_sessions"]) if watched else "-"
+
+
 def render(suites, when):
     first = suites[0]
     intro = ("Measured %s on the test machines (systemd-nspawn on a 2-vCPU host; hey on the same host, -c %s, "
              "%s runs of %s s each after a warm-up, median, %s s per request at most; JSON-RPC tools/list on "
-             "PostgreSQL with max_connections 100). Memory: the small VM's cgroup peak (MiB, of its limit, page cache included), its anonymous "
-             "memory after the runs (MiB: what the processes hold, about their peak) and OOM kills during the "
-             "configuration. Upstream's defaults are measured first and, where they answered, again at the end. "
+             "PostgreSQL with max_connections 100). Memory: the small VM's cgroup peak (MiB, of its limit, page cache "
+             "included), its anonymous memory after the runs (MiB: what the processes hold, about their peak) and "
+             "OOM kills during the configuration; the peak PostgreSQL sessions of the gateway's role, sampled during "
+             "its runs. Upstream's defaults are measured first and, where they answered, again at the end. "
              "After the sweep, the plans and the best count of each server are measured in rounds, in turns "
              "(\"@2\": round 2; the order reversed in even rounds), and each ratio of a plan is the median of the "
              "ratios within its rounds: the host drifts over the hour a sweep takes, little over the minutes a "
@@ -411,17 +424,18 @@ def render(suites, when):
         lines += ["#### %s: %s CPUs, %s MiB usable (Ansible's facts: %s CPUs, %s MiB)" % (
             suite["host"], suite["cpus"], suite["memory_mib"], suite["facts_cpus"], suite["facts_memory_mib"]), "",
             "| configuration | workers | requests/s | runs' requests/s | p99 ms | non-2xx | errors "
-            "| memory peak MiB | anonymous MiB | OOM kills | runs valid |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| memory peak MiB | anonymous MiB | OOM kills | peak DB sessions | runs valid |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, workers, summary in rows:
             if isinstance(summary, str):
-                cells = (name, workers, summary) + tuple(memory_cells(suite, name))
-                lines.append("| %s | %s | %s | | | | | %s | %s | %s | |" % cells)
+                peak, anonymous, kills = memory_cells(suite, name)
+                lines.append("| %s | %s | %s | | | | | %s | %s | %s | %s | |" % (
+                    name, workers, summary, peak, anonymous, kills, sessions_cell(suite, name)))
                 continue
-            lines.append("| %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |" % ((
+            lines.append("| %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s |" % ((
                 "**%s**" % name if first_name(name) in PLANS else name, workers, cell(summary["requests_per_second"]),
                 run_range(summary), cell(summary["p99_ms"]), summary["non_2xx"], summary["errors"])
-                + tuple(memory_cells(suite, name)) + (
+                + tuple(memory_cells(suite, name)) + (sessions_cell(suite, name),) + (
                 "yes" if summary["valid"] else "no: %s" % "; ".join(sorted(set(summary["invalid_reasons"])))[:80],)))
         lines += [""] + verdict_lines(verdict) + [""]
     return "\n".join(lines)

@@ -261,9 +261,15 @@ def test_rendered_table_states_whether_the_target_is_met():
             "(upstream clean: no)") in text
     assert "medians of 3 rounds): **met** in every round\n" in text
     # A suite from before the anonymous memory was read shows "-" for it.
-    assert "| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | | 1024 of 1024 | - | 40 | |" in text
+    assert ("| granian-2 | - | no result: Task failed: Timed out after 600 second(s). | | | | | 1024 of 1024 | - | 40 | - "
+            "| |") in text
     # Each row shows its slowest and fastest run next to the median.
-    assert "| **tuned-gunicorn@1** | 2 | 146.0 | 145.0 to 147.0 | 100.0 | 0 | 0 | 600 of 1024 | 550 | 0 | yes |" in text
+    assert "| **tuned-gunicorn@1** | 2 | 146.0 | 145.0 to 147.0 | 100.0 | 0 | 0 | 600 of 1024 | 550 | 0 | - | yes |" in text
+    # The peak sessions the resource watch sampled, the peak of a configuration's rounds.
+    watched = small_vm_suite()
+    watched["resources"] = {"tuned-gunicorn@1": [{"peak_db_sessions": 7}, {"peak_db_sessions": 9}]}
+    assert ("| **tuned-gunicorn@1** | 2 | 146.0 | 145.0 to 147.0 | 100.0 | 0 | 0 | 600 of 1024 | 550 | 0 | 9 | yes |"
+            in table.render([watched], "2026-11-24"))
 
     slow = small_vm_suite()
     slow["request_timeout"] = 60
