@@ -31,9 +31,21 @@ import uuid
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(REPO_ROOT, ".build")
 COLLECTIONS = os.path.join(BUILD, "collections")
+
+
+def collections_root():
+    """This checkout as the installed collection mcpgateway.tuning, for the playbooks and the imports."""
+    link = os.path.join(COLLECTIONS, "ansible_collections", "mcpgateway", "tuning")
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO_ROOT, link)
+    return COLLECTIONS
+
+
 # The test harness (tests/harness) starts the demo's server and gateway as it does the tests'; the
-# benchmark arithmetic is the collection's own.
-sys.path[:0] = [os.path.join(REPO_ROOT, "tests"), COLLECTIONS]
+# benchmark arithmetic is the collection's own. The link must exist before the first import: Python
+# remembers a folder of sys.path that was missing then, on a fresh clone.
+sys.path[:0] = [os.path.join(REPO_ROOT, "tests"), collections_root()]
 
 from harness.cgroups import CgroupUnavailable, LimitedCgroup  # noqa: E402 pylint: disable=wrong-import-position
 from harness.local_gateway import GatewayError, LocalGateway  # noqa: E402 pylint: disable=wrong-import-position
@@ -84,14 +96,6 @@ def post_fork(server, worker):
 def upstream_workers():
     """What run-gunicorn.sh computes from nproc: the CPUs this process may run on, not its cgroup's."""
     return min(2 * len(os.sched_getaffinity(0)) + 1, 16)
-
-
-def collections_root():
-    link = os.path.join(COLLECTIONS, "ansible_collections", "mcpgateway", "tuning")
-    if not os.path.islink(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO_ROOT, link)
-    return COLLECTIONS
 
 
 def start_with_upstream_settings(gateway, workers):
