@@ -54,13 +54,30 @@ def within_deadline(call, deadline):
     return outcome["value"]
 
 
-def stalled(result, endpoint, phase, deadline):
+def stalled(result, phase, deadline):
     """The probe's result when the deadline passed: unreachable, with the phase that stalled."""
     result.update(reachable=False, stalled_phase=phase, error=(
         "%s did not finish answering the probe within its deadline of %g s: it stalled while %s. The server "
         "accepted the connection and then answered too slowly or not at all (overloaded, paused, or not the server "
-        "you meant); check it and the network between, or raise deadline" % (endpoint, deadline, phase)))
+        "you meant); check it and the network between, or raise deadline" % (result["endpoint"], deadline, phase)))
     return result
+
+
+def probe_within_deadline(module, probe, unreachable, option_error):
+    """probe(progress) under the module's deadline option, for both probe modules. An option the
+    probe refuses (option_error) fails the module; past the deadline the result is unreachable()
+    marked stalled, with the phase the probe last wrote into progress."""
+    deadline = module.params["deadline"]
+    problem = check_deadline(deadline)
+    if problem:
+        module.fail_json(msg=problem)
+    progress = {"phase": "starting"}
+    try:
+        return within_deadline(lambda: probe(progress), deadline)
+    except option_error as error:
+        module.fail_json(msg=str(error))
+    except ProbeDeadlineExceeded:
+        return stalled(unreachable(), progress["phase"], deadline)
 
 
 def show_when_credential_free(module, option, has_password):

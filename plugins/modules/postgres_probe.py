@@ -188,13 +188,10 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.postgres_client 
     probe_postgres,
 )
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import (
-    ProbeDeadlineExceeded,
-    check_deadline,
     exit_with_probe,
     probe_argument_spec,
+    probe_within_deadline,
     show_when_credential_free,
-    stalled,
-    within_deadline,
 )
 
 
@@ -210,16 +207,8 @@ def main():
         module.fail_json(msg=missing_required_lib(PSYCOPG_PIP_HINT), exception=PSYCOPG_IMPORT_ERROR)
     show_when_credential_free(module, "dsn", dsn_has_password)
     params = module.params
-    progress = {"phase": "starting"}
-    try:
-        problem = check_deadline(params["deadline"])
-        if problem:
-            raise PostgresProbeError(problem)
-        result = within_deadline(lambda: probe_postgres(params, progress=progress), params["deadline"])
-    except PostgresProbeError as error:
-        module.fail_json(msg=str(error))
-    except ProbeDeadlineExceeded:
-        result = stalled(empty_result(endpoint_of(params)), endpoint_of(params), progress["phase"], params["deadline"])
+    result = probe_within_deadline(module, lambda progress: probe_postgres(params, progress=progress),
+                                   lambda: empty_result(endpoint_of(params)), PostgresProbeError)
     exit_with_probe(module, result)
 
 

@@ -152,13 +152,10 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.redis_client imp
     url_has_password,
 )
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module import (
-    ProbeDeadlineExceeded,
-    check_deadline,
     exit_with_probe,
     probe_argument_spec,
+    probe_within_deadline,
     show_when_credential_free,
-    stalled,
-    within_deadline,
 )
 
 
@@ -174,17 +171,8 @@ def main():
         module.fail_json(msg=missing_required_lib(REDIS_PIP_HINT), exception=REDIS_IMPORT_ERROR)
     show_when_credential_free(module, "url", url_has_password)
     params = module.params
-    progress = {"phase": "starting"}
-    try:
-        problem = check_deadline(params["deadline"])
-        if problem:
-            raise RedisProbeError(problem)
-        result = within_deadline(lambda: probe_redis(params, progress=progress), params["deadline"])
-    except RedisProbeError as error:
-        module.fail_json(msg=str(error))
-    except ProbeDeadlineExceeded:
-        endpoint = endpoint_of(params)
-        result = stalled(empty_result(params, endpoint), endpoint, progress["phase"], params["deadline"])
+    result = probe_within_deadline(module, lambda progress: probe_redis(params, progress=progress),
+                                   lambda: empty_result(params, endpoint_of(params)), RedisProbeError)
     exit_with_probe(module, result)
 
 

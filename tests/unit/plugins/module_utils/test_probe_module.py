@@ -37,7 +37,8 @@ def test_deadlines_that_cannot_work(deadline, problem):
 
 
 def test_a_stalled_probe_says_where_it_stalled():
-    result = probe_module.stalled({"reachable": True, "error": None}, "redis://127.0.0.1:6379/0", "sending INFO", 5.0)
+    result = probe_module.stalled({"reachable": True, "error": None, "endpoint": "redis://127.0.0.1:6379/0"},
+                                  "sending INFO", 5.0)
     assert result["reachable"] is False and result["stalled_phase"] == "sending INFO"
     assert result["error"].startswith("redis://127.0.0.1:6379/0 did not finish answering the probe within its "
                                       "deadline of 5 s: it stalled while sending INFO.")
