@@ -19,6 +19,7 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.benchmark import
     compare,
     diagnose,
     markdown,
+    request_problem,
     resources_of,
     summarize_runs,
     summarize_warmup,
@@ -51,6 +52,12 @@ class ActionModule(ActionBase):
         del tmp
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         host = args["host"] or (task_vars or {}).get("inventory_hostname", "gateway")
+        problem = request_problem(args["phases"], host, args["tolerance"],
+                                  dict((name, args[name]) for name in ("timeout_seconds", "memory_used_mib",
+                                                                       "memory_limit_mib")))
+        if problem:
+            result.update(failed=True, msg=problem)
+            return result
         try:
             summaries = dict((name, unmeasured(args["errors"][name]) if args["errors"].get(name)
                               else summarize_runs(runs)) for name, runs in args["phases"].items())
@@ -82,17 +89,23 @@ class ActionModule(ActionBase):
         text = markdown(host, summaries, comparison, args["changes"], diagnoses)
         files = []
         if args["report_dir"] and not self._task.check_mode:
-            os.makedirs(args["report_dir"], exist_ok=True)
             base = os.path.join(args["report_dir"], "%s.benchmark" % host)
-            with open(base + ".md", "w") as handle:
-                handle.write(text)
-            with open(base + ".json", "w") as handle:
-                json.dump({"host": host, "phases": summaries, "comparison": comparison, "changes": args["changes"],
-                           "settings": args["settings"], "diagnosis": diagnosis, "diagnoses": diagnoses}, handle,
-                          indent=2, sort_keys=True)
-            files = [base + ".md", base + ".json"]
-            if chart_png(base + ".png", host, summaries):
-                files.append(base + ".png")
+            try:
+                os.makedirs(args["report_dir"], exist_ok=True)
+                with open(base + ".md", "w") as handle:
+                    handle.write(text)
+                with open(base + ".json", "w") as handle:
+                    json.dump({"host": host, "phases": summaries, "comparison": comparison,
+                               "changes": args["changes"], "settings": args["settings"], "diagnosis": diagnosis,
+                               "diagnoses": diagnoses}, handle, indent=2, sort_keys=True)
+                files = [base + ".md", base + ".json"]
+                if chart_png(base + ".png", host, summaries):
+                    files.append(base + ".png")
+            except OSError as error:
+                result.update(failed=True, msg="cannot write the report into report_dir %s on the controller: %s. "
+                                               "Choose a folder the controller's user may create and write"
+                              % (args["report_dir"], error.strerror or error))
+                return result
         result.update(changed=False, phases=summaries, comparison=comparison, diagnosis=diagnosis, diagnoses=diagnoses,
                       markdown=text,
                       files=files, chart=any(path.endswith(".png") for path in files))

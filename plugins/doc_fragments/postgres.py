@@ -23,7 +23,7 @@ options:
     description: Host name or address of the server. libpq's default (a local socket) without it.
     type: str
   port:
-    description: TCP port, or the number in the socket file name.
+    description: TCP port, or the number in the socket file name (1 to 65535).
     type: int
     default: 5432
   unix_socket_dir:
@@ -56,8 +56,8 @@ options:
     type: path
   connect_timeout:
     description:
-      - Seconds to wait for the connection, and for each query once connected. libpq waits at
-        least 2 seconds.
+      - Seconds to wait for the connection, and for each query once connected (1 to 3600). libpq
+        waits at least 2 seconds.
     type: int
     default: 5
 requirements:

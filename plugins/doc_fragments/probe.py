@@ -18,7 +18,7 @@ attributes:
     description: The module changes nothing, so there is no diff.
 options:
   samples:
-    description: Number of round trips timed for the latency figures.
+    description: Number of round trips timed for the latency figures (1 to 10000).
     type: int
     default: 10
   deadline:

@@ -22,14 +22,14 @@ options:
     type: str
     default: localhost
   port:
-    description: TCP port of the Redis server.
+    description: TCP port of the Redis server (1 to 65535).
     type: int
     default: 6379
   unix_socket:
     description: Path of the Redis unix socket, used instead of O(host) and O(port).
     type: path
   db:
-    description: Database number to select.
+    description: Database number to select (0 or more).
     type: int
     default: 0
   username:
@@ -57,8 +57,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for the connection and for each command. The probe makes one attempt,
-        without retries, so an unreachable server is reported within this time.
+      - Seconds to wait for the connection and for each command (0.01 to 3600). The probe makes one
+        attempt, without retries, so an unreachable server is reported within this time.
     type: float
     default: 5.0
 requirements:

@@ -168,19 +168,21 @@ def _cpu_limits(reader, mounts, v2_path, v1_paths, affinity, unit_properties):
             if cpus is not None:
                 limits.append({"source": source, "cgroup": cgroup_path, "cpus": cpus})
 
+    # The cpuset of the cgroup bounds the CPUs of every process in it (a stopped unit's, before it
+    # starts), and the kernel keeps a process's affinity inside it. Listed before the affinity, the
+    # cpuset is named as the limit when the affinity only follows it (a container's --cpuset-cpus);
+    # the affinity is named when it is narrower (taskset, sched_setaffinity).
+    for version, mount, relative in cgroup_dirs(mounts, v2_path, v1_paths, "cpuset"):
+        names = ["cpuset.cpus.effective", "cpuset.cpus"] if version == "v2" else ["cpuset.effective_cpus",
+                                                                                  "cpuset.cpus"]
+        nearest = _nearest_cpuset(reader, mount, relative, names)
+        if nearest:
+            cgroup_path, name, cpus = nearest
+            limits.append({"source": "cgroup %s %s" % (version, name), "cgroup": cgroup_path,
+                           "cpus": float(len(cpus)), "cpu_list": cpus})
     if affinity is not None:
         limits.append({"source": "CPU affinity", "cgroup": None, "cpus": float(len(affinity)),
                        "cpu_list": list(affinity)})
-    else:
-        # No process to ask (a stopped unit): the cpuset of its cgroup bounds the CPUs it gets.
-        for version, mount, relative in cgroup_dirs(mounts, v2_path, v1_paths, "cpuset"):
-            names = ["cpuset.cpus.effective", "cpuset.cpus"] if version == "v2" else ["cpuset.effective_cpus",
-                                                                                      "cpuset.cpus"]
-            nearest = _nearest_cpuset(reader, mount, relative, names)
-            if nearest:
-                cgroup_path, name, cpus = nearest
-                limits.append({"source": "cgroup %s %s" % (version, name), "cgroup": cgroup_path,
-                               "cpus": float(len(cpus)), "cpu_list": cpus})
     return limits
 
 

@@ -90,20 +90,31 @@ def socket_inodes(pids, proc="/proc"):
 
 
 def tcp_address_of(url):
-    """(host, port) of a server URL without credentials, e.g. postgresql://db:5432/mcp;
-    None for a unix socket or a URL without a host."""
+    """(host, port) of a server URL, e.g. postgresql://db:5432/mcp; None for a unix socket (a unix://
+    URL, or no host, as the probes' endpoint of a socket folder). Raises ValueError for anything else
+    that is not scheme://[credentials@]host[:port][/...], without quoting it: it may hold a password."""
     scheme, separator, rest = url.partition("://")
-    if not separator:
+    if not separator or not scheme:
+        raise ValueError("is not a URL (scheme://host:port/...)")
+    if scheme.lower() == "unix":
         return None
     authority = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
     if not authority:
         return None
     if authority.startswith("["):
-        host, port = authority[1:].split("]", 1)
-        port = port.lstrip(":")
+        host, port = (authority[1:].split("]", 1) + [""])[:2]
+        if port and not port.startswith(":"):
+            raise ValueError("has text after its IPv6 address")
+        port = port[1:]
     else:
         host, port = (authority.split(":", 1) + [""])[:2]
-    return host, int(port) if port else DEFAULT_PORTS.get(scheme.split("+")[0].lower(), 0)
+    if not host:
+        raise ValueError("has a port but no host")
+    if not port:
+        return host, DEFAULT_PORTS.get(scheme.split("+")[0].lower(), 0)
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise ValueError("has a port that is not a number from 1 to 65535")
+    return host, int(port)
 
 
 def resolve(host):
@@ -138,3 +149,16 @@ def held_connections(root_pid, endpoints, proc="/proc"):
         address = tcp_address_of(url)
         counts[name] = None if address is None else count_held(entries, inodes, resolve(address[0]), address[1])
     return counts, len(pids)
+
+
+def endpoint_problems(endpoints):
+    """Why endpoints cannot be counted ({name: URL}), or '': each named, no URL shown."""
+    for name, url in endpoints.items():
+        if not isinstance(url, str):
+            return "endpoints.%s must be a URL string, got %s" % (name, type(url).__name__)
+        try:
+            tcp_address_of(url)
+        except ValueError as error:
+            return ("endpoints.%s %s (its text is not shown: it may hold a password); give it as the probes' "
+                    "endpoint, for example postgresql://db:5432/mcp or redis://cache:6379/0" % (name, error))
+    return ""

@@ -6,10 +6,12 @@ the connection budget arithmetic and error wording. Modules stay thin."""
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.latency import time_calls
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import HOUR, PORT_RANGE, first_range_problem
 
 # psycopg 3.1+ first (client-side binding cursors speak PgBouncer's admin console), then psycopg2.
 psycopg = None
@@ -53,19 +55,28 @@ def postgres_argument_spec():
 
 
 POSTGRES_MUTUALLY_EXCLUSIVE = [("host", "unix_socket_dir")]
+TLS_FILES = {"ssl_rootcert": "CA certificate that signed the server's certificate", "ssl_cert": "client certificate",
+             "ssl_key": "client certificate's key"}
 
 
 class PostgresProbeError(Exception):
     """A probe that cannot start because of its own options."""
 
 
+# connect_timeout also becomes the probe's statement_timeout, in milliseconds, which must fit a C int.
+POSTGRES_RANGES = {"connect_timeout": (1, HOUR, "seconds"), "port": PORT_RANGE}
+
+
 def check_options(params):
-    if params["connect_timeout"] < 1:
-        raise PostgresProbeError("connect_timeout must be at least 1 second, got %d" % params["connect_timeout"])
-    if params.get("samples", 1) < 1:
-        raise PostgresProbeError("samples must be at least 1, got %d" % params["samples"])
-    if not 0 < params["port"] < 65536:
-        raise PostgresProbeError("port must be between 1 and 65535, got %d" % params["port"])
+    problem = first_range_problem(params, POSTGRES_RANGES)
+    if problem:
+        raise PostgresProbeError(problem)
+    for option in ("ssl_rootcert", "ssl_cert", "ssl_key"):
+        # "system" is libpq's name for the system's trusted roots, not a file.
+        path = params.get(option)
+        if path and path != "system" and not os.path.isfile(path):
+            raise PostgresProbeError("%s %s is not a file on this host: give the path, on the host the probe runs "
+                                     "on, of the %s" % (option, path, TLS_FILES[option]))
     if params.get("dsn"):
         dsn_parts(params["dsn"])  # a DSN libpq cannot parse is an option error, before connecting
 
@@ -355,23 +366,66 @@ def detect_pgbouncer(connection):
     return text if "pgbouncer" in text.lower() else None
 
 
-def explain_error(error, endpoint, timeout):
-    """A sentence naming what went wrong and what to check, from a driver exception."""
+QUOTED_NAME = re.compile(r'"([^"]*)"')
+NOT_POSTGRES_SIGNS = ("invalid response to ssl negotiation", "expected authentication request from server",
+                      "received invalid response", "unexpected message from server", "lost synchronization")
+TLS_FILE_SIGNS = ("root certificate file", "certificate file", "private key file", "could not load private key",
+                  "could not read certificate", "certificate revocation list")
+
+
+def _quoted(text, after):
+    """The first double-quoted name following `after` in a server message, e.g. the role of 'too many
+    connections for role "gw"'."""
+    match = QUOTED_NAME.search(text, text.lower().find(after))
+    return match.group(1) if match else "?"
+
+
+def explain_error(error, endpoint, timeout):  # pylint: disable=too-many-return-statements
+    """A sentence naming what went wrong and what to check, from a driver exception. The checks go from
+    the most specific sign to the most general: "SSL encryption" in a pg_hba.conf refusal is not a TLS
+    failure, and "No such file or directory" about a CA file is not a missing socket."""
     text = " ".join(str(error).split())
     lowered = text.lower()
     if "password authentication failed" in lowered or "authentication failed" in lowered \
             or "no password supplied" in lowered:
         return "authentication to %s failed (%s): check user and password" % (endpoint, text)
+    if any(sign in lowered for sign in NOT_POSTGRES_SIGNS):
+        return ("%s does not answer like PostgreSQL (%s): check the port; another service (HTTP, Redis, ...) "
+                "may listen there" % (endpoint, text))
     if "timeout expired" in lowered or "timed out" in lowered or "timeout" in lowered:
         return ("no answer from %s within %d s: the port accepts but does not answer like PostgreSQL, or the "
                 "server is overloaded or behind a firewall that drops packets (%s)" % (endpoint, timeout, text))
+    if "too many connections for role" in lowered:
+        role = _quoted(text, "for role")
+        return ("role %s has reached its CONNECTION LIMIT at %s (%s): raise it (ALTER ROLE \"%s\" CONNECTION LIMIT "
+                "n; -1 is none, 0 lets no session in) or close the role's idle sessions" % (role, endpoint, text, role))
+    if "too many connections for database" in lowered:
+        database = _quoted(text, "for database")
+        return ("database %s has reached its CONNECTION LIMIT at %s (%s): raise it (ALTER DATABASE \"%s\" "
+                "CONNECTION LIMIT n; -1 is none, 0 lets no session in) or close its idle sessions"
+                % (database, endpoint, text, database))
     if "too many clients" in lowered or "remaining connection slots" in lowered \
             or "too many connections" in lowered:
-        return ("%s has no connection slot left for this role (%s): raise max_connections or the role's "
-                "CONNECTION LIMIT, close idle clients, or put PgBouncer in front" % (endpoint, text))
+        return ("%s has no connection slot left (%s): raise max_connections, close idle clients, or put "
+                "PgBouncer in front" % (endpoint, text))
+    if "not currently accepting connections" in lowered:
+        database = _quoted(text, "database")
+        return ("database %s at %s does not accept connections (%s): ALTER DATABASE \"%s\" ALLOW_CONNECTIONS "
+                "true, or probe another database" % (database, endpoint, text, database))
     if "refused" in lowered:
         return ("connection refused by %s: nothing listens there; check host and port and that PostgreSQL runs "
                 "with listen_addresses covering it" % endpoint)
+    if any(sign in lowered for sign in TLS_FILE_SIGNS):
+        return ("a TLS file of this client cannot be used (%s): check ssl_rootcert, ssl_cert and ssl_key on the "
+                "host the probe runs on" % text)
+    if "pg_hba.conf" in lowered and "no encryption" in lowered:
+        return ("%s accepts this client only over TLS (%s): its pg_hba.conf has a hostssl entry, not a host one; "
+                "set sslmode=require, or verify-full with ssl_rootcert" % (endpoint, text))
+    if "pg_hba.conf" in lowered and ("ssl encryption" in lowered or "gss encryption" in lowered):
+        return ("%s accepts this client only without encryption (%s): its pg_hba.conf has a hostnossl entry; "
+                "add a hostssl entry for it (better) or set sslmode=disable" % (endpoint, text))
+    if "pg_hba.conf" in lowered:
+        return "%s refuses this client (%s): add a pg_hba.conf entry for it" % (endpoint, text)
     if "no such file or directory" in lowered:
         return "no PostgreSQL socket at %s: check unix_socket_dir and port" % endpoint
     if "ssl" in lowered or "certificate" in lowered:
@@ -379,8 +433,6 @@ def explain_error(error, endpoint, timeout):
                 "has ssl = on" % (endpoint, text))
     if "does not exist" in lowered:
         return "%s: %s; check user and database" % (endpoint, text)
-    if "pg_hba.conf" in lowered:
-        return "%s refuses this client (%s): add a pg_hba.conf entry for it" % (endpoint, text)
     if "could not translate host name" in lowered:
         return "cannot resolve the host of %s: check host" % endpoint
     return "cannot talk to PostgreSQL at %s: %s" % (endpoint, text)

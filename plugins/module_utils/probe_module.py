@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 
-MAX_DEADLINE = 3600
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import HOUR, first_range_problem
+
+PROBE_RANGES = {"samples": (1, 10000, ""), "deadline": (1, HOUR, "seconds")}
 
 
 def probe_argument_spec():
@@ -21,13 +23,6 @@ def probe_argument_spec():
 
 class ProbeDeadlineExceeded(Exception):
     """The probe did not finish within its deadline."""
-
-
-def check_deadline(deadline):
-    """An error message for a deadline that cannot work (nan and inf fail the comparison), or ''."""
-    if not 1 <= deadline <= MAX_DEADLINE:
-        return "deadline must be 1 to %d seconds, got %s" % (MAX_DEADLINE, deadline)
-    return ""
 
 
 def within_deadline(call, deadline):
@@ -68,7 +63,7 @@ def probe_within_deadline(module, probe, unreachable, option_error):
     probe refuses (option_error) fails the module; past the deadline the result is unreachable()
     marked stalled, with the phase the probe last wrote into progress."""
     deadline = module.params["deadline"]
-    problem = check_deadline(deadline)
+    problem = first_range_problem(module.params, PROBE_RANGES)
     if problem:
         module.fail_json(msg=problem)
     progress = {"phase": "starting"}

@@ -15,6 +15,7 @@ import socket
 import traceback
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.latency import time_calls
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import HOUR, PORT_RANGE, first_range_problem
 
 try:
     import redis
@@ -54,13 +55,13 @@ class RedisProbeError(Exception):
     """A probe that cannot start because of its own options."""
 
 
+REDIS_RANGES = {"timeout": (0.01, HOUR, "seconds"), "port": PORT_RANGE, "db": (0, 2 ** 31 - 1, "")}
+
+
 def check_options(params):
-    if params["timeout"] <= 0:
-        raise RedisProbeError("timeout must be a positive number of seconds, got %s" % params["timeout"])
-    if params["samples"] < 1:
-        raise RedisProbeError("samples must be at least 1, got %d" % params["samples"])
-    if not 0 < params["port"] < 65536:
-        raise RedisProbeError("port must be between 1 and 65535, got %d" % params["port"])
+    problem = first_range_problem(params, REDIS_RANGES)
+    if problem:
+        raise RedisProbeError(problem)
     if params.get("url"):
         redis_url_parts(params["url"])
     if bool(params["tls_cert"]) != bool(params["tls_key"]):

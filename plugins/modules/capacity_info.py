@@ -204,6 +204,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.capacity import CapacityError, detect_capacity
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.cgroup_files import parse_systemctl_show
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import PID_RANGE, fail_outside_ranges
 
 try:
     import psutil
@@ -266,8 +267,7 @@ def main():
     )
     unit = module.params["unit"]
     pid = module.params["pid"]
-    if pid is not None and pid <= 0:
-        module.fail_json(msg="pid must be a positive process ID, got %d" % pid)
+    fail_outside_ranges(module, {"pid": PID_RANGE})
 
     properties = None
     target = "self" if pid is None else pid

@@ -40,6 +40,7 @@ options:
         for example the C(endpoint) the probes return (C(postgresql://db:5432/mcp), C(redis://cache:6379/0)).
       - Host names are resolved; a missing port is the scheme's default (5432, 6379). A unix socket
         cannot be told apart by address and is returned as null.
+      - A value that is not such a URL fails the task, naming its key (never its text).
     type: dict
     required: true
 notes:
@@ -77,7 +78,11 @@ processes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.held_connections import held_connections
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.held_connections import (
+    endpoint_problems,
+    held_connections,
+)
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import PID_RANGE, fail_outside_ranges
 
 
 def main():
@@ -89,6 +94,10 @@ def main():
         ),
         supports_check_mode=True,
     )
+    fail_outside_ranges(module, {"pid": PID_RANGE})
+    problem = endpoint_problems(module.params["endpoints"])
+    if problem:
+        module.fail_json(msg=problem)
     counts, processes = held_connections(module.params["pid"], module.params["endpoints"])
     module.exit_json(changed=False, connections=counts, processes=processes)
 

@@ -31,7 +31,9 @@ attributes:
     description: Nothing changes on the host.
 options:
   url:
-    description: The URL to load, for example C(http://127.0.0.1:4444/rpc).
+    description:
+      - The URL to load, for example C(http://127.0.0.1:4444/rpc); an C(http) or C(https) URL with a host, without
+        spaces or control characters.
     type: str
     required: true
   method:
@@ -47,30 +49,32 @@ options:
     type: str
     default: application/json
   headers:
-    description: More request headers. Values are not shown in the output.
+    description:
+      - More request headers. Values are not shown in the output.
+      - Names are header tokens; a value holding a line break or NUL is refused (it would end the header).
     type: dict
     default: {}
   token:
     description: A bearer token for the C(Authorization) header, for example minted with the gateway's own tool.
     type: str
   requests:
-    description: Requests to send. Used when O(duration) is not set.
+    description: Requests to send (1 to 10,000,000). Used when O(duration) is not set.
     type: int
     default: 1000
   duration:
-    description: Seconds to run instead of a number of requests.
+    description: Seconds to run instead of a number of requests (1 to 3600).
     type: int
   concurrency:
-    description: Concurrent clients (hey's C(-c)); at most O(requests).
+    description: Concurrent clients (hey's C(-c), 1 to 10000); at most O(requests).
     type: int
     default: 50
   timeout:
-    description: Seconds a single request may take before it counts as a timeout error.
+    description: Seconds a single request may take before it counts as a timeout error (1 to 3600).
     type: int
     default: 20
   max_seconds:
     description:
-      - Hard limit on the whole run; hey is stopped past it and the task fails.
+      - Hard limit on the whole run (1 to 7200 seconds); hey is stopped past it and the task fails.
       - Defaults to O(duration) + O(timeout) + 30 seconds with a duration, 600 seconds otherwise.
     type: int
   check_response:
@@ -168,15 +172,48 @@ check:
 
 import json
 import os
+import re
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.load_report import LoadReportError, judge, parse_hey
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import HOUR, fail_outside_ranges
 
 HEY_INSTALL = "apt-get install hey (Debian, Ubuntu), or go install github.com/rakyll/hey@latest"
+# A load test here runs at most an hour; hey opens one connection per concurrent worker.
+LOAD_TEST_RANGES = {"requests": (1, 10 ** 7, ""), "concurrency": (1, 10000, ""), "timeout": (1, HOUR, "seconds"),
+                    "duration": (1, HOUR, "seconds"), "max_seconds": (1, 2 * HOUR, "seconds")}
+# RFC 9110's token: what a header name may hold.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def url_problem(url):
+    """Why url is not something hey can load, or ''."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # pylint: disable=pointless-statement
+    except ValueError as error:
+        return "url %r cannot be parsed (%s): give http(s)://host:port/path" % (url, error)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "url %r is not an http:// or https:// URL with a host: give http(s)://host:port/path" % url
+    if any(character in url for character in "\r\n\0 "):
+        return "url %r holds a space or a control character: percent-encode it" % url
+    return ""
+
+
+def headers_problem(headers):
+    """Why a header cannot be sent, or '': a line break in it would end the header (values are not
+    shown: headers may hold credentials)."""
+    for name, value in headers.items():
+        if not HEADER_NAME.match(str(name)):
+            return "headers: %r is not a header name (letters, digits and !#$%%&'*+-.^_`|~ only)" % str(name)
+        if any(character in str(value) for character in "\r\n\0"):
+            return "headers.%s holds a line break or NUL, which would end the header: remove it" % name
+    return ""
 
 
 def request_headers(params):
@@ -256,11 +293,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    for name in ("requests", "concurrency", "timeout") + (("duration",) if params["duration"] is not None else ()):
-        if params[name] < 1:
-            module.fail_json(msg="%s is %d: it must be at least 1" % (name, params[name]))
-    if params["duration"] is not None and params["duration"] > 3600:
-        module.fail_json(msg="duration is %d s: a load test here runs at most an hour" % params["duration"])
+    fail_outside_ranges(module, LOAD_TEST_RANGES)
+    problem = url_problem(params["url"]) or headers_problem(params["headers"])
+    if problem:
+        module.fail_json(msg=problem)
     if module.check_mode:
         module.exit_json(changed=False, skipped=True, msg="check mode: no load generated")
 

@@ -129,6 +129,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import HOUR, PID_RANGE, fail_outside_ranges
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.postgres_client import (
     DRIVER,
     PSYCOPG_IMPORT_ERROR,
@@ -191,12 +192,8 @@ def main():
                            mutually_exclusive=POSTGRES_MUTUALLY_EXCLUSIVE + [("log_file", "journal_unit")],
                            supports_check_mode=True)
     params = module.params
-    if params["pid"] <= 0:
-        module.fail_json(msg="pid must be a positive process ID, got %d" % params["pid"])
-    if not 1 <= params["max_seconds"] <= 3600:
-        module.fail_json(msg="max_seconds must be 1 to 3600, got %s" % params["max_seconds"])
-    if not 0.1 <= params["interval"] <= 10:
-        module.fail_json(msg="interval must be 0.1 to 10 seconds, got %s" % params["interval"])
+    fail_outside_ranges(module, {"pid": PID_RANGE, "max_seconds": (1, HOUR, "seconds"),
+                                 "interval": (0.1, 10, "seconds")})
 
     result = dict(changed=False)
     connection = count_sessions = None

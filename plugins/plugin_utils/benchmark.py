@@ -11,6 +11,7 @@ not move the figure. A phase is valid only when every run was (no HTTP 429, some
 
 from __future__ import annotations
 
+import math
 import statistics
 
 # A p99 this close to the request timeout means requests are about to time out.
@@ -32,6 +33,22 @@ RATE_LIMITED = "rate limited"
 
 class BenchmarkError(Exception):
     """The runs cannot be summarized: the message says why."""
+
+
+def request_problem(phases, host, tolerance, figures):
+    """Why a report cannot be made of this request, or '': no phase to report, a host name that cannot
+    name a file in the report folder, a tolerance or a figure that is not a finite number in its range."""
+    if not phases:
+        return "phases is empty: give at least one phase, e.g. {before: [load_test results]}"
+    if not host or host in (".", "..") or "/" in host or "\0" in host:
+        return ("host %r cannot name the report's files (<host>.benchmark.md in report_dir): give a name without "
+                "'/', not '.' or '..'" % host)
+    if not (isinstance(tolerance, float) and 0 <= tolerance < 1):
+        return "tolerance must be a fraction from 0 to below 1 (0.05 is 5 %%), got %s" % tolerance
+    for name, value in figures.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            return "%s must be a positive number, got %s" % (name, value)
+    return ""
 
 
 def add_counts(total, counts):

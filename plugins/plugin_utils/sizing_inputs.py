@@ -11,6 +11,7 @@ PlanError with a message that names the input and the fix.
 from __future__ import annotations
 
 import math
+import re
 
 MIB = 1024 * 1024
 
@@ -64,13 +65,19 @@ class PlanError(Exception):
 # ------------------------------------------------------------------------- input checks
 
 
-def whole_number(name, value, minimum=1):
+# What int() accepts of a survey's text, in ASCII only: "+-5" and "²" are not numbers.
+WHOLE_NUMBER_TEXT = re.compile(r"^[+-]?[0-9]+$")
+# Every count and number of seconds here ends in a C int of the servers, the drivers or the kernel.
+MAX_WHOLE_NUMBER = 2 ** 31 - 1
+
+
+def whole_number(name, value, minimum=1, maximum=MAX_WHOLE_NUMBER):
     """An int from an int or a string holding one (survey answers are strings)."""
     if isinstance(value, bool):
         raise PlanError("%s must be a whole number, got %r" % (name, value))
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("+-").isdigit():
+        if not WHOLE_NUMBER_TEXT.match(text):
             raise PlanError("%s must be a whole number, got %r" % (name, value))
         value = int(text)
     elif isinstance(value, float):
@@ -81,6 +88,9 @@ def whole_number(name, value, minimum=1):
         raise PlanError("%s must be a whole number, got %r" % (name, value))
     if value < minimum:
         raise PlanError("%s must be at least %d, got %d" % (name, minimum, value))
+    if value > maximum:
+        shown = value if value < 10 ** 15 else "a number of %d digits" % len(str(value))
+        raise PlanError("%s must be at most %d, got %s" % (name, maximum, shown))
     return value
 
 
@@ -95,6 +105,8 @@ def positive_number(name, value, zero_allowed=False):
         raise PlanError("%s must be %s, got %r" % (name, kind, value))
     if not math.isfinite(number) or number < 0 or (number == 0 and not zero_allowed):
         raise PlanError("%s must be %s, got %r" % (name, kind, value))
+    if number > MAX_WHOLE_NUMBER:
+        raise PlanError("%s must be at most %d, got %g" % (name, MAX_WHOLE_NUMBER, number))
     return number
 
 
@@ -130,7 +142,8 @@ def read_capacity(capacity):
     cpus = positive_number("capacity.cpu.effective", _dig(capacity, "cpu.effective", what))
     cpu_int = whole_number("capacity.cpu.effective_int", _dig(capacity, "cpu.effective_int", what))
     cpu_ceil = whole_number("capacity.cpu.effective_ceil", _dig(capacity, "cpu.effective_ceil", what))
-    memory = whole_number("capacity.memory.effective_bytes", _dig(capacity, "memory.effective_bytes", what))
+    memory = whole_number("capacity.memory.effective_bytes", _dig(capacity, "memory.effective_bytes", what),
+                          maximum=2 ** 63 - 1)
     binding = str(capacity.get("cpu", {}).get("binding") or "none")
     return {
         "cpus": cpus,
@@ -193,12 +206,24 @@ def normalize(request):
     redis = values.get("redis")
     inputs["redis_available"] = None if redis is None else read_probe(
         "redis", redis, "clients_available", "mcpgateway.tuning.redis_probe")
-    inputs["redis_p99_ms"] = float((redis or {}).get("latency_ms", {}).get("p99") or 0) if redis else None
+    inputs["redis_p99_ms"] = redis_p99_ms(redis) if redis else None
     inputs["overrides"] = normalize_overrides(server, values.get("overrides") or {})
     if inputs["preload_shared_mb"] >= inputs["worker_memory_mb"]:
         raise PlanError("preload_shared_mb (%g) must be below worker_memory_mb (%g): it is the part of a worker that "
                         "preloaded workers share" % (inputs["preload_shared_mb"], inputs["worker_memory_mb"]))
     return inputs
+
+
+def redis_p99_ms(redis):
+    """The probe's p99 round trip, 0 when it measured none."""
+    latency = redis.get("latency_ms")
+    if latency is None:
+        return 0.0
+    if not isinstance(latency, dict):
+        raise PlanError("redis.latency_ms must be the probe's latency figures (a dictionary with p99), got %r: "
+                        "pass the registered result of mcpgateway.tuning.redis_probe" % (latency,))
+    p99 = latency.get("p99")
+    return 0.0 if p99 is None else positive_number("redis.latency_ms.p99", p99, zero_allowed=True)
 
 
 OVERRIDE_KINDS = {

@@ -326,6 +326,12 @@ class PostgresServer(ThrowawayServer):
             raise ServerError("psql failed: %s" % result.stderr.strip())
         return [tuple(line.split("|")) for line in result.stdout.splitlines() if line]
 
+    def use_hba(self, *host_lines):
+        """Replace pg_hba.conf with these TCP lines (the superuser's socket stays trusted) and reload."""
+        with open(os.path.join(self.data_dir, "pg_hba.conf"), "w") as handle:
+            handle.write("local all all trust\n" + "".join(line + "\n" for line in host_lines))
+        self.sql("SELECT pg_reload_conf()")
+
     def client_sessions(self):
         """Client sessions open on the server, the superuser's psql included."""
         return int(self.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")[0][0])
@@ -406,6 +412,51 @@ class TricklingPort:
         self.listener.close()
         for connection in self.connections:
             connection.close()
+
+
+class ForeignPort:
+    """A TCP port where another service answers, as an SSH server (a banner first) or an HTTP server (an
+    error to whatever it is sent) would: the port a client gets wrong. Served by a daemon thread until
+    the context ends; each connection is answered and closed."""
+
+    BANNERS = {"ssh": (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", None),
+               "http": (None, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")}
+
+    def __init__(self, service):
+        self.first, self.answer = self.BANNERS[service]
+        self.listener = None
+        self.port = None
+        self.stopped = threading.Event()
+
+    def __enter__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((LOOPBACK, 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def _serve(self):
+        while not self.stopped.is_set():
+            try:
+                connection = self.listener.accept()[0]
+            except (socket.timeout, OSError):
+                continue
+            with connection:
+                connection.settimeout(2)
+                try:
+                    if self.first:
+                        connection.sendall(self.first)
+                    connection.recv(4096)
+                    if self.answer:
+                        connection.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.listener.close()
 
 
 class PgBouncerServer(ThrowawayServer):

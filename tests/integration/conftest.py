@@ -157,6 +157,37 @@ def run_module(ansible_env, tmp_path):
 
 
 @pytest.fixture
+def run_cases(ansible_env, tmp_path):
+    """Run modules as the tasks of one playbook on localhost (one Ansible start for many cases), each
+    registered whatever happens; return their results in order. Arguments may use the facts of
+    setup_tasks, which run first."""
+
+    def run(all_cases, setup_tasks=()):
+        result_path = tmp_path / "case-results.json"
+        tasks = list(setup_tasks)
+        for number, (module, arguments) in enumerate(all_cases):
+            tasks.append({"name": "Case %d: %s" % (number, module), "mcpgateway.tuning." + module: arguments,
+                          "register": "case_%d" % number, "ignore_errors": True})
+        names = ", ".join("case_%d" % number for number in range(len(all_cases)))
+        tasks.append({"name": "Save the results", "ansible.builtin.copy": {
+            "content": "{{ [%s] | to_json }}" % names, "dest": str(result_path), "mode": "0600"}})
+        playbook = tmp_path / "cases.yml"
+        # JSON is YAML: the arguments go in exactly as given.
+        playbook.write_text(json.dumps([{"name": "Cases", "hosts": "localhost", "connection": "local",
+                                         "gather_facts": False, "tasks": tasks}]))
+        completed = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                                    "localhost,", str(playbook)], env=ansible_env, capture_output=True, text=True,
+                                   check=False, timeout=900)
+        assert result_path.exists(), completed.stdout + completed.stderr
+        results = json.loads(result_path.read_text())
+        playbook.unlink()
+        result_path.unlink()
+        return results
+
+    return run
+
+
+@pytest.fixture
 def run_playbook(ansible_env):
     def run(playbook, inventory, extra_vars=None, check=False):
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook]

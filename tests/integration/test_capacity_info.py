@@ -111,7 +111,7 @@ def test_bad_options_fail_with_a_message_naming_them(run_module):
     both = run_module("capacity_info", {"pid": 1, "unit": "x.service"})
     word = run_module("capacity_info", {"pid": "four"})
 
-    assert negative.failed and "pid must be a positive process ID" in negative.result["msg"]
+    assert negative.failed and "pid must be 1 to 4194304, got -4" in negative.result["msg"]
     assert both.failed and "mutually exclusive: unit|pid" in both.result["msg"]
     assert word.failed and "pid" in word.result["msg"]
 

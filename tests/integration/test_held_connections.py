@@ -58,6 +58,7 @@ def test_counts_the_trees_connections_to_each_server(run_module, holder, redis_s
 
 
 def test_a_process_that_is_gone_holds_nothing(run_module, redis_server):
-    result = run_module("held_connections", {"pid": 2 ** 22 + 1, "endpoints": {"redis": redis_server.url()}})
+    # PIDs stay below pid_max, which is at most 2 ** 22: no process has this one.
+    result = run_module("held_connections", {"pid": 2 ** 22, "endpoints": {"redis": redis_server.url()}})
     assert not result.failed, result.output
     assert result.result == dict(result.result, connections={"redis": 0}, processes=0)

@@ -67,7 +67,7 @@ def test_a_rate_limited_run_reports_no_throughput(run_module, gateway):
     ({"hey_path": "/nonexistent/hey"}, "hey is not installed on this host (/nonexistent/hey not found): apt-get install hey"),
     ({"url": "http://%s:%d/rpc" % (LOOPBACK, free_port())}, "does not answer"),
     ({"duration": 6, "max_seconds": 2, "check_response": False}, "hey ran past max_seconds (2 s) and was stopped"),
-    ({"concurrency": 0}, "concurrency is 0: it must be at least 1"),
+    ({"concurrency": 0}, "concurrency must be 1 to 10000, got 0"),
 ], ids=["no hey", "nothing listens", "past the time limit", "no clients"])
 def test_bad_runs_fail_clearly(run_module, gateway, settings, message):
     result = run_module("load_test", dict({"url": gateway.url + "/ready", "requests": 50}, **settings))

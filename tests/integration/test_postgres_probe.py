@@ -343,9 +343,9 @@ def test_dsn_without_credentials_shows_while_the_password_stays_hidden(run_modul
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"samples": 0}, "samples must be at least 1"),
-    ({"connect_timeout": 0}, "connect_timeout must be at least 1 second"),
-    ({"port": 0}, "port must be between 1 and 65535"),
+    ({"samples": 0}, "samples must be 1 to 10000, got 0"),
+    ({"connect_timeout": 0}, "connect_timeout must be 1 to 3600 seconds, got 0"),
+    ({"port": 0}, "port must be 1 to 65535, got 0"),
     ({"connect_timeout": "soon"}, "connect_timeout"),
     ({"sslmode": "sometimes"}, "sslmode"),
     ({"dsn": "mysql://u:p@127.0.0.1/db"}, "dsn must be a PostgreSQL URL"),

@@ -256,9 +256,9 @@ def test_url_without_credentials_shows_while_the_password_stays_hidden(run_modul
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"samples": 0}, "samples must be at least 1"),
-    ({"timeout": -1}, "timeout must be a positive number of seconds"),
-    ({"port": 70000}, "port must be between 1 and 65535"),
+    ({"samples": 0}, "samples must be 1 to 10000, got 0"),
+    ({"timeout": -1}, "timeout must be 0.01 to 3600 seconds, got -1"),
+    ({"port": 70000}, "port must be 1 to 65535, got 70000"),
     ({"port": "six thousand"}, "port"),
     ({"tls": True, "tls_cert": "/etc/hostname"}, "tls_cert and tls_key go together"),
     ({"url": "http://example/"}, "url cannot be parsed as redis://"),

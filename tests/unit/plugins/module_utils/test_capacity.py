@@ -213,6 +213,31 @@ def test_cpuset_affinity_0_1_4(tmp_path):
     assert result["cpu"]["binding"] == "CPU affinity"
 
 
+@pytest.mark.parametrize("cgroup, files, mountinfo, binding", [
+    ("3:cpuset:/docker/c0ffee\n0::/\n", {"/sys/fs/cgroup/cpuset/docker/c0ffee/cpuset.effective_cpus": "2-3\n"},
+     MOUNTINFO_V1_HYBRID, "cgroup v1 cpuset.effective_cpus at /docker/c0ffee"),
+    ("0::/system.slice/gw.service\n", {"/sys/fs/cgroup/system.slice/gw.service/cpuset.cpus.effective": "2-3\n"},
+     MOUNTINFO_V2, "cgroup v2 cpuset.cpus.effective at /system.slice/gw.service"),
+])
+def test_an_affinity_that_follows_a_cpuset_names_the_cpuset(tmp_path, cgroup, files, mountinfo, binding):
+    # docker --cpuset-cpus 2-3: the kernel gives the process the cpuset's CPUs as its affinity.
+    layout = host(cpus="0-7", status_cpus="2-3", cgroup=cgroup, mountinfo=mountinfo)
+    layout.update(files)
+    result = capacity.detect_capacity(root=lay_out(tmp_path, layout))
+
+    assert result["cpu"]["effective"] == 2.0
+    assert result["cpu"]["binding"] == binding
+
+
+def test_an_affinity_narrower_than_its_cpuset_is_named_affinity(tmp_path):
+    layout = host(cpus="0-7", status_cpus="3", cgroup="0::/system.slice/gw.service\n")
+    layout["/sys/fs/cgroup/system.slice/gw.service/cpuset.cpus.effective"] = "2-3\n"
+    result = capacity.detect_capacity(root=lay_out(tmp_path, layout))
+
+    assert result["cpu"]["effective"] == 1.0
+    assert result["cpu"]["binding"] == "CPU affinity"
+
+
 def test_affinity_below_quota_binds(tmp_path):
     files = host(cpus="0-7", status_cpus="2", cgroup="0::/a\n")
     files.update({"/sys/fs/cgroup/a/cpu.max": "400000 100000\n"})

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.held_connections import (
     decode_address,
+    endpoint_problems,
     tcp_address_of,
     held_connections,
     process_tree,
@@ -52,7 +55,22 @@ def test_endpoints_come_from_urls_with_or_without_credentials():
     assert tcp_address_of("redis://:pw@127.0.0.1/0") == ("127.0.0.1", 6379)
     assert tcp_address_of("rediss://[::1]:6380/0") == ("::1", 6380)
     assert tcp_address_of("unix:///run/redis.sock") is None
-    assert tcp_address_of("db:5432") is None
+    assert tcp_address_of("postgresql:///run/postgresql:5432/mcp") is None
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("pg-7:5433", "is not a URL"), ("://pg-7:5433", "is not a URL"),
+    ("redis://:6379/0", "has a port but no host"),
+    ("redis://cache:abc/0", "has a port that is not a number"), ("redis://cache:70000/0", "has a port that is not"),
+    ("redis://cache:\u00b2/0", "has a port that is not"), ("redis://[::1]x/0", "has text after its IPv6 address"),
+])
+def test_urls_that_do_not_parse_are_refused_without_being_quoted(url, problem):
+    with pytest.raises(ValueError, match=problem):
+        tcp_address_of(url)
+    message = endpoint_problems({"postgres": "postgresql://db:5432/mcp", "redis": url})
+    assert message.startswith("endpoints.redis " + problem) and url not in message
+    assert endpoint_problems({"redis": 6379}) == "endpoints.redis must be a URL string, got int"
+    assert endpoint_problems({"postgres": "postgresql://db:5432/mcp"}) == ""
 
 
 def test_the_tree_follows_parents_and_ignores_other_processes(tmp_path):

@@ -154,7 +154,19 @@ def test_a_dsn_libpq_cannot_parse_is_refused_without_its_text(dsn):
 @pytest.mark.parametrize("message, start", [
     ('connection failed: FATAL:  password authentication failed for user "gw"', "authentication to"),
     ("connection timeout expired", "no answer from"),
-    ('FATAL:  too many connections for role "gw"', "postgresql://db:5432/mcp has no connection slot left"),
+    ('FATAL:  too many connections for role "gw"', "role gw has reached its CONNECTION LIMIT at postgresql://"),
+    ('FATAL:  too many connections for database "mcp"', "database mcp has reached its CONNECTION LIMIT at "),
+    ('FATAL:  database "mcp" is not currently accepting connections', "database mcp at postgresql://db:5432/mcp "
+                                                                      "does not accept connections"),
+    ("received invalid response to SSL negotiation: H", "postgresql://db:5432/mcp does not answer like PostgreSQL"),
+    ('could not read root certificate file "/etc/ca.pem": No such file or directory',
+     "a TLS file of this client cannot be used"),
+    ('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "gw", database "mcp", no encryption',
+     "postgresql://db:5432/mcp accepts this client only over TLS"),
+    ('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "gw", database "mcp", SSL encryption',
+     "postgresql://db:5432/mcp accepts this client only without encryption"),
+    ("connection to server on socket \"/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory",
+     "no PostgreSQL socket at"),
     ("FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute",
      "postgresql://db:5432/mcp has no connection slot left"),
     ("connection failed: Connection refused\n\tIs the server running", "connection refused by"),
@@ -180,3 +192,14 @@ def test_pgbouncer_config_rows():
 ])
 def test_dsn_has_password(dsn, expected):
     assert postgres_client.dsn_has_password(dsn) is expected
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"connect_timeout": 0}, "connect_timeout must be 1 to 3600 seconds, got 0"),
+    # In milliseconds it would overflow statement_timeout, a C int.
+    ({"connect_timeout": 2 ** 31}, "connect_timeout must be 1 to 3600 seconds, got 2147483648"),
+    ({"port": 65536}, "port must be 1 to 65535, got 65536"),
+])
+def test_option_errors(given, message):
+    with pytest.raises(postgres_client.PostgresProbeError, match=message):
+        postgres_client.check_options(params(**given))

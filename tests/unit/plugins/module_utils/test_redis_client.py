@@ -183,9 +183,11 @@ def test_a_url_that_cannot_be_parsed_is_refused_without_its_text(url):
 
 
 @pytest.mark.parametrize("given, message", [
-    ({"timeout": 0}, "timeout must be a positive number"),
-    ({"samples": 0}, "samples must be at least 1"),
-    ({"port": 0}, "port must be between 1 and 65535"),
+    ({"timeout": 0}, "timeout must be 0.01 to 3600 seconds, got 0"),
+    ({"timeout": float("inf")}, "timeout must be 0.01 to 3600 seconds, got inf"),
+    ({"timeout": float("nan")}, "timeout must be 0.01 to 3600 seconds, got nan"),
+    ({"port": 0}, "port must be 1 to 65535, got 0"),
+    ({"db": -1}, "db must be 0 to 2147483647, got -1"),
     ({"tls_key": "/k.pem"}, "tls_cert and tls_key go together"),
     ({"url": "cache:6379"}, "url cannot be parsed as redis://"),
     ({"url": "memcached://cache:11211"}, "url cannot be parsed as redis://"),

@@ -346,6 +346,9 @@ def test_overrides_are_applied_with_what_the_plan_would_choose():
     ({"workers": "four"}, "overrides.workers must be a whole number, got 'four'"),
     ({"workers": 0}, "overrides.workers must be at least 1, got 0"),
     ({"timeout": 2.5}, "overrides.timeout must be a whole number, got 2.5"),
+    ({"backlog": 2 * 10 ** 15}, "overrides.backlog must be at most 2147483647, got a number of 16 digits"),
+    ({"backlog": "+-5"}, "overrides.backlog must be a whole number, got '+-5'"),
+    ({"REDIS_SOCKET_TIMEOUT": "nan"}, "overrides.REDIS_SOCKET_TIMEOUT must be a positive number, got 'nan'"),
     ({"preload_app": "maybe"}, "overrides.preload_app must be true or false"),
     ({"REDIS_MAX_CONNECTIONS": 1}, "overrides.REDIS_MAX_CONNECTIONS=1 is below 2"),
     ({"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0}, "overrides.DB_POOL_SIZE=1 leave 1 connection per worker"),
@@ -371,6 +374,17 @@ def test_survey_strings_are_converted():
 @pytest.mark.parametrize("request_changes, message", [
     ({"replicas": "four"}, "replicas must be a whole number, got 'four'"),
     ({"replicas": 0}, "replicas must be at least 1, got 0"),
+    # Text that str.isdigit() or int() would half accept, and numbers no server can take.
+    ({"replicas": "+-5"}, "replicas must be a whole number, got '+-5'"),
+    ({"replicas": "\u00b2"}, "replicas must be a whole number, got '\u00b2'"),
+    ({"concurrency": "\u0663"}, "concurrency must be a whole number, got '\u0663'"),
+    ({"concurrency": 2 * 10 ** 15}, "concurrency must be at most 2147483647, got a number of 16 digits"),
+    ({"worker_memory_mb": "1e300"}, "worker_memory_mb must be at most 2147483647, got 1e+300"),
+    ({"worker_memory_mb": "inf"}, "worker_memory_mb must be a positive number, got 'inf'"),
+    ({"redis": {"reachable": True, "clients_available": 100, "latency_ms": "fast"}},
+     "redis.latency_ms must be the probe's latency figures (a dictionary with p99), got 'fast'"),
+    ({"redis": {"reachable": True, "clients_available": 100, "latency_ms": {"p99": "slow"}}},
+     "redis.latency_ms.p99 must be a number >= 0, got 'slow'"),
     ({"concurrency": -5}, "concurrency must be at least 1, got -5"),
     ({"rollout_surge": -1}, "rollout_surge must be at least 0, got -1"),
     ({"worker_memory_mb": "0"}, "worker_memory_mb must be a positive number, got '0'"),
@@ -400,6 +414,12 @@ def test_bad_input_names_the_option(request_changes, message):
     with pytest.raises(PlanError) as error:
         make_plan(request)
     assert message in str(error.value)
+
+
+def test_a_probe_without_latency_figures_plans_as_if_none_were_measured():
+    without = plan(capacity=HOSTS["2 x 8 GiB"], redis=dict(redis(2000), latency_ms=None))
+    unmeasured = plan(capacity=HOSTS["2 x 8 GiB"], redis=dict(redis(2000), latency_ms={"p99": None}))
+    assert without == unmeasured and without["inputs"]["redis_p99_ms"] == 0
 
 
 def test_replicas_are_required():
