@@ -33,7 +33,7 @@ ARGUMENT_SPEC = dict(
     # Without them, the server's own measured figures (sizing_inputs.SERVER_MEMORY_MB).
     worker_memory_mb=dict(type="float"),
     base_memory_mb=dict(type="float"),
-    preload_shared_mb=dict(type="float", default=DEFAULTS["preload_shared_mb"]),
+    preload_shared_mb=dict(type="float"),
     # Without them, what the replicas registered under held_connections_from hold, else none.
     current_db_connections=dict(type="int"),
     current_redis_connections=dict(type="int"),

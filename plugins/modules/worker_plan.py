@@ -91,10 +91,12 @@ options:
     default: 100
   worker_memory_mb:
     description:
-      - Memory of one worker in MiB, its helper processes included. Use the measured PSS of the running
-        service when known.
-      - Without it, what the collection measured on its test machines for the server, 340 for Gunicorn
-        and 370 for Granian.
+      - Memory in MiB that each worker adds to the service, its helper processes included.
+      - To measure it, take the service's peak memory under load (the PSS summed over its processes, as
+        M(mcpgateway.tuning.resource_watch) reports it) at two worker counts, and divide the difference by
+        the difference in workers. A single worker's PSS is not it, since it shrinks as workers are added.
+      - Without it, what the collection measured on its test machines for the server, for a worker that
+        imports the application itself, 340 for Gunicorn and 370 for Granian.
     type: float
   base_memory_mb:
     description:
@@ -108,10 +110,10 @@ options:
         copy-on-write. With Gunicorn and C(preload_app) (the plan's default), each worker counts
         O(worker_memory_mb) minus this, and the base counts it once. Granian workers each import the
         application, so they count their whole O(worker_memory_mb).
-      - The default is what the collection measured on its test machines under load; 0 turns sharing off.
-        Must be below O(worker_memory_mb).
+      - Without it, 120 (measured on the collection's test machines) with the server's default
+        O(worker_memory_mb), and 0 with a given O(worker_memory_mb), which holds the sharing of the service
+        it was measured on already. Must be below O(worker_memory_mb).
     type: float
-    default: 120
   current_db_connections:
     description:
       - PostgreSQL connections the running gateways that share this budget (this host's and its replicas')

@@ -117,7 +117,8 @@ def memory_model(inputs):
     master share part of their memory copy-on-write, so that part is counted once, in the base."""
     shares = inputs["server"] == "gunicorn" and inputs["overrides"].get("preload_app", True)
     if not shares or not inputs["preload_shared_mb"]:
-        return inputs["worker_memory_mb"], inputs["base_memory_mb"], ""
+        how = " (as given: the measured growth per worker, sharing included)" if inputs["worker_memory_given"] else ""
+        return inputs["worker_memory_mb"], inputs["base_memory_mb"], how
     shared = inputs["preload_shared_mb"]
     return (inputs["worker_memory_mb"] - shared, inputs["base_memory_mb"] + shared,
             " (preloaded: %.0f MiB of each worker's %.0f shared once)" % (shared, inputs["worker_memory_mb"]))

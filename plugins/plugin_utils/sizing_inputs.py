@@ -25,10 +25,6 @@ DEFAULTS = {
     "server": "gunicorn",
     "profile": "balanced",
     "concurrency": 100,
-    # Measured on the test machines (benchmarks/README.md): under hey -c 200, five preloaded Gunicorn
-    # workers peaked at 1362 MiB and two at 661 MiB (about 235 MiB per added worker), against 1871 MiB
-    # for five that each import the application; about 120 MiB of a worker stays shared copy-on-write.
-    "preload_shared_mb": 120.0,
     "rollout_surge": 1,
     "current_db_connections": 0,
     "current_redis_connections": 0,
@@ -41,9 +37,14 @@ DEFAULTS = {
 # anonymous memory on the test machines (benchmarks/README.md) was 425 and 764 MiB for 1 and 2
 # workers in a 1024 MiB VM, its own system included, and 446, 816 and 1173 MiB for 1 to 3 workers on
 # the host (cgroup total_rss under hey -c 200), so 370 per worker and 96 besides stay above each.
+# preload_shared_mb: what a preloaded Gunicorn worker shares copy-on-write with the others, which
+# the default worker_memory_mb (a worker that imports the application itself) holds. Under hey -c 200,
+# five preloaded Gunicorn workers peaked at 1362 MiB and two at 661 MiB (about 235 MiB per added
+# worker), against 1871 MiB for five that each import the application; benchmarks/worker_memory.py
+# measures it again (docs/performance.md, "Worker memory").
 SERVER_MEMORY_MB = {
-    "gunicorn": {"worker_memory_mb": 340.0, "base_memory_mb": 256.0},
-    "granian": {"worker_memory_mb": 370.0, "base_memory_mb": 96.0},
+    "gunicorn": {"worker_memory_mb": 340.0, "base_memory_mb": 256.0, "preload_shared_mb": 120.0},
+    "granian": {"worker_memory_mb": 370.0, "base_memory_mb": 96.0, "preload_shared_mb": 0.0},
 }
 
 # Settings an operator may override, by server; the plan re-checks every budget with them.
@@ -181,6 +182,12 @@ def normalize(request):
                         "already): choose another profile or server granian")
     if "replicas" not in values:
         raise PlanError("replicas is required: the number of gateway hosts sharing this database and Redis")
+    # A worker_memory_mb the operator measured (the growth of the service's memory per worker, with its
+    # own preload setting) holds the sharing already: subtracting the default share again would count
+    # it twice, so without a preload_shared_mb of its own it shares nothing more.
+    worker_memory_given = "worker_memory_mb" in values
+    if worker_memory_given:
+        values.setdefault("preload_shared_mb", 0.0)
     for name, value in SERVER_MEMORY_MB[server].items():
         values.setdefault(name, value)
     inputs = {
@@ -195,6 +202,7 @@ def normalize(request):
         "current_db_connections": whole_number("current_db_connections", values["current_db_connections"], 0),
         "current_redis_connections": whole_number("current_redis_connections",
                                                   values["current_redis_connections"], 0),
+        "worker_memory_given": worker_memory_given,
         "allow_degraded": flag("allow_degraded", values["allow_degraded"]),
         "uvloop_available": flag("uvloop_available", values["uvloop_available"]),
     }

@@ -115,7 +115,19 @@ def test_measured_memory_replaces_the_server_figures():
     result = plan(capacity=HOSTS["memory-limited unit"], server="granian", worker_memory_mb="500", base_memory_mb=300)
 
     assert result["settings"]["workers"] == 2
-    assert "minus 300 MiB base, at 500 MiB per worker; CPU" in result["reasons"]["workers"]
+    assert "minus 300 MiB base, at 500 MiB per worker (as given: the measured growth per worker, sharing " \
+           "included); CPU" in result["reasons"]["workers"]
+
+
+def test_a_measured_worker_figure_is_not_shared_a_second_time():
+    # benchmarks/worker_memory.py: measured growth with preload is what a worker costs; the default
+    # share of 120 MiB is subtracted only from the default figure, which is a worker unshared.
+    measured = plan(capacity=HOSTS["2 x 8 GiB"], worker_memory_mb=190, base_memory_mb=250)
+    assert measured["inputs"]["preload_shared_mb"] == 0
+    assert measured["totals"]["memory_mb"] == 250 + measured["settings"]["workers"] * 190
+    both = plan(capacity=HOSTS["2 x 8 GiB"], worker_memory_mb=340, base_memory_mb=256, preload_shared_mb=120)
+    assert both["totals"]["memory_mb"] == 256 + 120 + both["settings"]["workers"] * (340 - 120)
+    assert plan(capacity=HOSTS["2 x 8 GiB"])["totals"] == both["totals"]
 
 
 def test_preload_sharing_is_an_input_that_must_stay_below_a_worker():
