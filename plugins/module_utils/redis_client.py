@@ -55,7 +55,8 @@ class RedisProbeError(Exception):
     """A probe that cannot start because of its own options."""
 
 
-REDIS_RANGES = {"timeout": (0.01, HOUR, "seconds"), "port": PORT_RANGE, "db": (0, 2 ** 31 - 1, "")}
+REDIS_RANGES = {"timeout": (0.01, HOUR, "seconds"), "port": PORT_RANGE, "db": (0, 2 ** 31 - 1, ""),
+                "maxclients": (1, 10 ** 6, "")}
 
 
 def check_options(params):
@@ -256,12 +257,15 @@ def explain_error(error, endpoint, timeout):
         denied = DENIED_COMMAND.search(text)
         command = denied.group(1) if denied else "a command the probe needs"
         return ("connected to %s and logged in, but this user may not run %s, so the client limit and the clients "
-                "in use cannot be read: grant it (ACL SETUSER <user> +%s; the probe runs +ping +info +config|get)"
-                % (endpoint, command.upper(), command if denied else "@connection +info +config|get"))
+                "in use cannot be read: grant it (ACL SETUSER <user> +%s; the probe runs +ping +info +config|get)%s"
+                % (endpoint, command.upper(), command if denied else "@connection +info +config|get",
+                   "; or, where only CONFIG is denied, pass the server's maxclients to the probe"
+                   if denied and denied.group(1).lower().startswith("config") else ""))
     if "unknown command" in lowered and "config" in lowered:
         return ("%s has no CONFIG command (renamed or disabled, as managed services do) and its INFO does not report "
-                "maxclients (Redis before 7), so the client limit cannot be read: upgrade to Redis 7, or let this "
-                "user run CONFIG GET maxclients" % endpoint)
+                "maxclients (Redis before 7), so the client limit cannot be read: pass the server's maxclients to "
+                "the probe (your provider documents it), let this user run CONFIG GET maxclients, or upgrade to "
+                "Redis 7" % endpoint)
     return "cannot talk to Redis at %s: %s" % (endpoint, text)
 
 
@@ -275,6 +279,7 @@ def empty_result(params, endpoint):
         "stalled_phase": None,
     }
     result.update(summarize_info({}))
+    result["maxclients_source"] = None
     return result
 
 
@@ -303,11 +308,16 @@ def probe_redis(params, client_factory=None, progress=None):
         raw = client.execute_command("INFO")
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         result.update(summarize_info(parse_info(text)))
+        result["maxclients_source"] = "INFO"
         if result["maxclients"] is None:
-            # Before Redis 7 INFO does not carry maxclients.
-            progress["phase"] = "reading CONFIG GET maxclients"
-            config = client.config_get("maxclients")
-            result["maxclients"] = int(config["maxclients"])
+            # Before Redis 7 INFO does not carry maxclients: the operator's figure, else CONFIG GET.
+            if params.get("maxclients"):
+                result["maxclients"], result["maxclients_source"] = params["maxclients"], "given"
+            else:
+                progress["phase"] = "reading CONFIG GET maxclients"
+                config = client.config_get("maxclients")
+                result["maxclients"] = int(config["maxclients"])
+                result["maxclients_source"] = "CONFIG GET"
             result["clients_available"] = clients_available(result)
     except (redis.exceptions.RedisError, OSError, ValueError) as error:
         result["error"] = explain_error(error, endpoint, params["timeout"])

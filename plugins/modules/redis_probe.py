@@ -26,7 +26,16 @@ extends_documentation_fragment:
 notes:
   - The probe's own connection is not counted in RV(connected_clients) and RV(clients_available).
   - Redis 7 reports C(maxclients) in C(INFO); for older servers the probe reads it with
-    C(CONFIG GET maxclients), which the ACL user must be allowed to run.
+    C(CONFIG GET maxclients), which the ACL user must be allowed to run, or takes O(maxclients).
+options:
+  maxclients:
+    description:
+      - The server's C(maxclients), for a server before Redis 7 that does not let this user read it
+        (C(CONFIG) renamed or disabled, as managed services do, or denied by an ACL); for example from the
+        provider's documentation of the node type (1 to 1000000).
+      - Used only when C(INFO) does not report it; the probe then does not run C(CONFIG GET). The result's
+        RV(maxclients_source) says where the figure came from.
+    type: int
 """
 
 EXAMPLES = r"""
@@ -99,6 +108,11 @@ maxclients:
   returned: always
   type: int
   sample: 10000
+maxclients_source:
+  description: Where RV(maxclients) came from, C(INFO) (Redis 7), C(CONFIG GET) or C(given) (O(maxclients)).
+  returned: always
+  type: str
+  sample: INFO
 connected_clients:
   description: Clients connected besides the probe; INFO leaves replicas out of it.
   returned: always
@@ -162,6 +176,7 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.probe_module imp
 def main():
     argument_spec = redis_argument_spec()
     argument_spec.update(probe_argument_spec())
+    argument_spec.update(maxclients=dict(type="int"))
     module = AnsibleModule(
         argument_spec=argument_spec,
         mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE,

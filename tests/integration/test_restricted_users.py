@@ -11,6 +11,8 @@ import pytest
 from harness.throwaway import RedisServer
 
 USER, PASSWORD = "noinfo", "noinfo-pass-Vb52q"
+NO_CONFIG_USER = "noconfig"
+MAXCLIENTS = 77
 PLAY = """\
 - name: Plan with a Redis user that may not run INFO
   hosts: localhost
@@ -33,7 +35,8 @@ PLAY = """\
 
 @pytest.fixture(scope="module")
 def redis():
-    with RedisServer(acl_users={USER: (PASSWORD, "~* &* +@all -info")}) as server:
+    with RedisServer(acl_users={USER: (PASSWORD, "~* &* +@all -info"),
+                                NO_CONFIG_USER: (PASSWORD, "~* &* +@all -config")}, maxclients=MAXCLIENTS) as server:
         yield server
 
 
@@ -55,3 +58,14 @@ def test_the_planner_names_the_missing_permission(run_playbook, redis, tmp_path)
     assert completed.returncode != 0
     assert ("redis was reached, but its connection budget could not be read: connected to redis://127.0.0.1:%d/0 "
             "and logged in, but this user may not run INFO" % redis.port) in completed.stdout, completed.stdout[-3000:]
+
+
+def test_a_given_maxclients_gives_way_to_the_servers_own(run_module, redis):
+    # Redis 7 reports maxclients in INFO, which this user may run: the operator's figure, meant for
+    # servers before 7 that let nobody read it, does not replace what the server says.
+    run = run_module("redis_probe", {"url": redis.url(NO_CONFIG_USER, PASSWORD), "maxclients": 5})
+    assert run.rc == 0 and run.result["error"] is None
+    assert (run.result["maxclients"], run.result["maxclients_source"]) == (MAXCLIENTS, "INFO")
+    assert run.result["clients_available"] == MAXCLIENTS - run.result["connected_clients"]
+    refused = run_module("redis_probe", {"url": redis.url(NO_CONFIG_USER, PASSWORD), "maxclients": 0})
+    assert refused.failed and refused.result["msg"] == "maxclients must be 1 to 1000000, got 0"

@@ -231,10 +231,19 @@ def test_probe_falls_back_to_config_get_for_maxclients():
     result = redis_client.probe_redis(params(samples=3), client_factory=lambda p: client)
 
     assert result["reachable"] is True
-    assert result["maxclients"] == 100
+    assert result["maxclients"] == 100 and result["maxclients_source"] == "CONFIG GET"
     assert result["clients_available"] == 89
     assert result["latency_ms"]["samples"] == 3
     assert client.closed
+
+
+def test_a_given_maxclients_replaces_config_get_where_info_lacks_it():
+    # Redis before 7 with CONFIG renamed away: the operator's figure; CONFIG is not sent.
+    client = FakeClient(INFO_VALKEY_REPLICA_NO_MAXCLIENTS, config={})
+    result = redis_client.probe_redis(params(maxclients=100), client_factory=lambda p: client)
+
+    assert (result["maxclients"], result["maxclients_source"], result["clients_available"]) == (100, "given", 89)
+    assert result["error"] is None
 
 
 def test_probe_reports_errors_as_data_and_closes_the_client():
