@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import held_by, make_plan, sharing_hosts
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.fleet import count_replicas
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import held_by, make_plan
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import (
     DEFAULTS,
     PROFILES,
@@ -26,6 +27,10 @@ ARGUMENT_SPEC = dict(
     redis=dict(type="dict"),
     replicas=dict(type="int"),
     shared_by=dict(type="list", elements="str", default=["mcpgateway_database_url", "mcpgateway_redis_url"]),
+    # The fleet's inventory group: its hosts are counted whether or not they are in this run.
+    fleet_group=dict(type="str", default="mcpgateway"),
+    shared_by_inventory=dict(type="list", elements="str",
+                             default=["mcpgateway_database_url", "mcpgateway_redis_url"]),
     rollout_surge=dict(type="int", default=DEFAULTS["rollout_surge"]),
     server=dict(type="str", choices=list(SERVERS), default=DEFAULTS["server"]),
     profile=dict(type="str", choices=list(PROFILES), default=DEFAULTS["profile"]),
@@ -54,12 +59,25 @@ class ActionModule(ActionBase):
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        request = dict((name, value) for name, value in args.items() if name not in ("shared_by", "held_connections_from"))
+        request = dict((name, value) for name, value in args.items()
+                       if name not in ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory"))
         host = task_vars.get("inventory_hostname")
         hostvars = task_vars.get("hostvars", {})
-        replica_hosts = sharing_hosts(host, task_vars.get("ansible_play_hosts_all") or [host], hostvars, args["shared_by"])
+        fleet = count_replicas(host, task_vars.get("ansible_play_hosts_all") or [host],
+                               (task_vars.get("groups") or {}).get(args["fleet_group"]), hostvars, args["shared_by"],
+                               args["shared_by_inventory"], args["fleet_group"])
+        replica_hosts = fleet["hosts"]
+        fleet_warnings = []
         if request["replicas"] is None:
             request["replicas"] = len(replica_hosts)
+            fleet_warnings = fleet["warnings"]
+            replicas_reason = "replicas = %d: %s" % (len(replica_hosts), fleet["reason"])
+            if task_vars.get("awx_job_id") is not None or task_vars.get("tower_job_id") is not None:
+                # A sliced AWX job's inventory holds its slice only.
+                fleet_warnings.append("replicas were counted from the inventory of an AWX job, which a sliced job "
+                                      "holds only part of: do not slice the tune job template, or set replicas")
+        else:
+            replicas_reason = "replicas = %d: given (%s)" % (request["replicas"], fleet["reason"])
         if args["held_connections_from"]:
             held_postgres, held_redis = held_by(replica_hosts, hostvars, args["held_connections_from"])
             if request["current_db_connections"] is None:
@@ -73,8 +91,9 @@ class ActionModule(ActionBase):
             return result
         # Ansible displays a result's 'warnings' and drops them from the registered value, so they
         # are returned as data under their own name too.
-        advice = plan.pop("warnings")
-        result.update(changed=False, plan_warnings=advice, **plan)
+        advice = fleet_warnings + plan.pop("warnings")
+        result.update(changed=False, plan_warnings=advice, replica_hosts=replica_hosts, replicas_reason=replicas_reason,
+                      **plan)
         if advice:
             result["warnings"] = advice
         return result

@@ -56,11 +56,29 @@ options:
     type: dict
   replicas:
     description:
-      - Gateway hosts sharing this database and Redis.
-      - Without it, the hosts of the play whose variables named in O(shared_by) equal this host's.
+      - Gateway hosts sharing this database and Redis, the fleet's size. Set it where the inventory does not hold
+        the whole fleet (an AWX job slice, an inventory of part of the hosts); it wins over any count.
+      - Without it, the hosts of O(fleet_group) and of the play that share this host's servers, whether or not
+        they are in this run (C(--limit)) or answered. A host probed in this run is compared by O(shared_by), any
+        other by O(shared_by_inventory), and counted when the inventory does not tell (its share is reserved,
+        with a warning). RV(replicas_reason) names who was counted.
     type: int
   shared_by:
-    description: Host variables that, when equal, make two hosts share the same budgets.
+    description: Host variables (or facts of this run) that, when equal, make two hosts share the same budgets.
+    type: list
+    elements: str
+    default: [mcpgateway_database_url, mcpgateway_redis_url]
+  fleet_group:
+    description:
+      - The inventory group of the gateway hosts, counted as replicas whether or not they are in this run.
+      - Without such a group in the inventory, only the hosts of the play are counted, and RV(replicas_reason)
+        says so.
+    type: str
+    default: mcpgateway
+  shared_by_inventory:
+    description:
+      - Inventory variables that say which servers a host uses, for the hosts of O(fleet_group) that were not
+        probed in this run. Hosts whose values differ from this host's are not counted.
     type: list
     elements: str
     default: [mcpgateway_database_url, mcpgateway_redis_url]
@@ -223,6 +241,17 @@ degraded:
   description: Whether O(allow_degraded) lowered the workers to fit a budget.
   returned: success
   type: bool
+replica_hosts:
+  description: The hosts counted as replicas sharing this host's servers, this host included.
+  returned: success
+  type: list
+  elements: str
+  sample: [gw1, gw2, gw3]
+replicas_reason:
+  description: How many replicas the plan divides the budgets among, and who was counted from where.
+  returned: success
+  type: str
+  sample: "replicas = 3: 3 replica(s) share this host's servers, counted over inventory group mcpgateway: gw1, gw2, gw3"
 plan_warnings:
   description:
     - What the operator should know, such as a degraded plan or a connection count that calls for PgBouncer.

@@ -449,15 +449,6 @@ def public_inputs(inputs, replicas_total):
     return shown_inputs
 
 
-def sharing_hosts(host, hosts, hostvars, shared_keys):
-    """The hosts of the play that share this host's value of every key in shared_keys (the
-    database and Redis URLs), this host included: they draw on the same budgets. Keys this host
-    does not set do not separate hosts."""
-    own = hostvars.get(host, {})
-    keys = [key for key in shared_keys if own.get(key) is not None]
-    return [other for other in hosts if all(hostvars.get(other, {}).get(key) == own[key] for key in keys)]
-
-
 def held_by(hosts, hostvars, held_var):
     """(PostgreSQL, Redis) connections the running gateways of these hosts hold now, as each host
     registered mcpgateway.tuning.held_connections under held_var with endpoints named postgres and

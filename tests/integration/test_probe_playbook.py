@@ -78,7 +78,9 @@ def test_report_shows_the_plan_with_its_reasons(run_playbook, inventory, redis_s
     assert completed.returncode == 0, completed.stdout + completed.stderr
     plan_line = [line for line in lines if line.startswith("  Plan ")][0]
     assert re.match(r"  Plan      gunicorn, balanced: 1 workers, DB_POOL_SIZE \d+ \+ \d+ overflow, "
-                    r"REDIS_MAX_CONNECTIONS \d+, for 1 replica\(s\)$", plan_line)
+                    r"REDIS_MAX_CONNECTIONS \d+, for 1 replica\(s\) \+ 1 during a rollout$", plan_line)
+    assert any(line.strip().startswith("replicas = 1: 1 replica(s) share this host's servers, counted over") for
+               line in lines)
     assert any(line.strip().startswith("workers = 1: degraded to fit Redis") for line in lines)
     assert any(line.strip().startswith("REDIS_MAX_CONNECTIONS = ") and "budget" in line for line in lines)
     assert any(line.strip().startswith("WARNING: degraded: Redis cannot give 10 connections") for line in lines)

@@ -449,22 +449,6 @@ def test_pgbouncer_budget_is_used_like_a_database_budget():
 # ---------------------------------------------------------------------- replicas
 
 
-def test_replicas_are_the_hosts_sharing_database_and_redis():
-    hostvars = {
-        "gw1": {"mcpgateway_database_url": "postgresql://db-a/mcp", "mcpgateway_redis_url": "redis://r/0"},
-        "gw2": {"mcpgateway_database_url": "postgresql://db-a/mcp", "mcpgateway_redis_url": "redis://r/0"},
-        "gw3": {"mcpgateway_database_url": "postgresql://db-b/mcp", "mcpgateway_redis_url": "redis://r/0"},
-        "gw4": {},
-    }
-    keys = ["mcpgateway_database_url", "mcpgateway_redis_url"]
-    hosts = ["gw1", "gw2", "gw3", "gw4"]
-
-    assert sizing.sharing_hosts("gw1", hosts, hostvars, keys) == ["gw1", "gw2"]
-    assert sizing.sharing_hosts("gw3", hosts, hostvars, keys) == ["gw3"]
-    # A host that sets neither shares with every host of the play.
-    assert sizing.sharing_hosts("gw4", hosts, hostvars, keys) == hosts
-
-
 def test_held_connections_are_summed_over_the_given_hosts_only():
     hostvars = {
         "gw1": {"held": {"connections": {"postgres": 12, "redis": 31}, "processes": 9}},
