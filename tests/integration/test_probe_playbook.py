@@ -115,3 +115,12 @@ def test_without_servers_only_capacity_is_reported(run_playbook, inventory):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Redis     not probed: set mcpgateway_redis_url" in completed.stdout
     assert "Postgres  not probed: set mcpgateway_database_url" in completed.stdout
+
+
+@pytest.mark.parametrize("playbook", ["probe", "install", "tune", "benchmark", "site"])
+def test_a_host_pattern_that_matches_no_host_fails_the_run(run_playbook, inventory, playbook):
+    # "skipping: no hosts matched" would be a green job in AWX.
+    completed = run_playbook("mcpgateway.tuning." + playbook, inventory, {"mcpgateway_hosts": "gateways"})
+    assert completed.returncode != 0
+    assert ("No inventory host matches mcpgateway_hosts (gateways): put the gateway hosts in the inventory group "
+            "mcpgateway, or set mcpgateway_hosts to their group or pattern") in completed.stdout, completed.stdout
