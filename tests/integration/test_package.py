@@ -54,3 +54,23 @@ def test_its_unit_tests_run_from_the_installed_collection(tarball, tmp_path, ans
                                text=True, timeout=600, check=False)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
     assert " passed" in completed.stdout
+
+
+def test_an_execution_environment_gets_the_collections_dependencies(tarball, tmp_path):
+    collections = tmp_path / "collections"
+    subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "-p", str(collections), tarball],
+                   check=True, capture_output=True, timeout=300)
+    introspected = subprocess.run([os.path.join(BIN, "ansible-builder"), "introspect", str(collections)],
+                                  capture_output=True, text=True, timeout=120, check=True).stdout
+    for requirement in ("redis>=4.2", "psycopg[binary]>=3.1", "psutil>=5.8", "matplotlib>=3.5",
+                        "hey [platform:dpkg]"):
+        assert "%s  # from collection mcpgateway.tuning" % requirement in introspected, introspected
+    # The documented example is a valid ansible-builder 3 definition: it writes a build context.
+    context = tmp_path / "context"
+    created = subprocess.run([os.path.join(BIN, "ansible-builder"), "create", "-f",
+                              os.path.join(REPO_ROOT, "docs", "execution-environment.yml"), "-c", str(context),
+                              "--output-filename", "Containerfile"],
+                             cwd=str(tmp_path), capture_output=True, text=True, timeout=120, check=False)
+    assert created.returncode == 0, created.stdout + created.stderr
+    containerfile = (context / "Containerfile").read_text()
+    assert "quay.io/ansible/awx-ee:24.6.1" in containerfile
