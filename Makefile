@@ -57,6 +57,7 @@ $(COLLECTION_LINK):
 .PHONY: lint
 lint: venv $(COLLECTION_LINK)
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/ansible-lint --offline --profile production
+	$(VENV_BIN)/antsibull-changelog lint
 
 # A copy of the files git knows (tracked or not ignored), so that ansible-test sees exactly the
 # collection and none of .venv or .build. ansible-test lists files with git, and inside this
