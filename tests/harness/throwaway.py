@@ -367,14 +367,11 @@ class SilentPort:
         self.listener.close()
 
 
-class TricklingPort:
-    """A TCP port that answers every connection one byte at a time, interval seconds apart (a Redis
-    "+PONG" over and over): each read gets a byte before its timeout, so only a deadline on the
-    whole call stops a client. Served by daemon threads until the context ends."""
+class ServedPort:
+    """A loopback TCP port whose connections a daemon thread accepts and hands to serve() until the
+    context ends; what is left open is closed then."""
 
-    def __init__(self, interval=3.0, reply=b"+PONG\r\n"):
-        self.interval = interval
-        self.reply = reply
+    def __init__(self):
         self.listener = None
         self.port = None
         self.stopped = threading.Event()
@@ -396,7 +393,30 @@ class TricklingPort:
             except (socket.timeout, OSError):
                 continue
             self.connections.append(connection)
-            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+            self.serve(connection)
+
+    def serve(self, connection):
+        raise NotImplementedError
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+class TricklingPort(ServedPort):
+    """A TCP port that answers every connection one byte at a time, interval seconds apart (a Redis
+    "+PONG" over and over): each read gets a byte before its timeout, so only a deadline on the
+    whole call stops a client."""
+
+    def __init__(self, interval=3.0, reply=b"+PONG\r\n"):
+        super().__init__()
+        self.interval = interval
+        self.reply = reply
+
+    def serve(self, connection):
+        threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
 
     def _trickle(self, connection):
         position = 0
@@ -407,56 +427,30 @@ class TricklingPort:
                 return
             position = (position + 1) % len(self.reply)
 
-    def __exit__(self, *exc_info):
-        self.stopped.set()
-        self.listener.close()
-        for connection in self.connections:
-            connection.close()
 
-
-class ForeignPort:
+class ForeignPort(ServedPort):
     """A TCP port where another service answers, as an SSH server (a banner first) or an HTTP server (an
-    error to whatever it is sent) would: the port a client gets wrong. Served by a daemon thread until
-    the context ends; each connection is answered and closed."""
+    error to whatever it is sent) would: the port a client gets wrong. Each connection is answered and
+    closed."""
 
     BANNERS = {"ssh": (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", None),
                "http": (None, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")}
 
     def __init__(self, service):
+        super().__init__()
         self.first, self.answer = self.BANNERS[service]
-        self.listener = None
-        self.port = None
-        self.stopped = threading.Event()
 
-    def __enter__(self):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind((LOOPBACK, 0))
-        self.listener.listen(16)
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-        return self
-
-    def _serve(self):
-        while not self.stopped.is_set():
+    def serve(self, connection):
+        with connection:
+            connection.settimeout(2)
             try:
-                connection = self.listener.accept()[0]
-            except (socket.timeout, OSError):
-                continue
-            with connection:
-                connection.settimeout(2)
-                try:
-                    if self.first:
-                        connection.sendall(self.first)
-                    connection.recv(4096)
-                    if self.answer:
-                        connection.sendall(self.answer)
-                except OSError:
-                    pass
-
-    def __exit__(self, *exc_info):
-        self.stopped.set()
-        self.listener.close()
+                if self.first:
+                    connection.sendall(self.first)
+                connection.recv(4096)
+                if self.answer:
+                    connection.sendall(self.answer)
+            except OSError:
+                pass
 
 
 class PgBouncerServer(ThrowawayServer):
