@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import HOUR, first_range_problem
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import HOUR, fail_outside_ranges
 
 PROBE_RANGES = {"samples": (1, 10000, ""), "deadline": (1, HOUR, "seconds")}
 
@@ -62,10 +62,8 @@ def probe_within_deadline(module, probe, unreachable, option_error):
     """probe(progress) under the module's deadline option, for both probe modules. An option the
     probe refuses (option_error) fails the module; past the deadline the result is unreachable()
     marked stalled, with the phase the probe last wrote into progress."""
+    fail_outside_ranges(module, PROBE_RANGES)
     deadline = module.params["deadline"]
-    problem = first_range_problem(module.params, PROBE_RANGES)
-    if problem:
-        module.fail_json(msg=problem)
     progress = {"phase": "starting"}
     try:
         return within_deadline(lambda: probe(progress), deadline)

@@ -189,12 +189,14 @@ def run_cases(ansible_env, tmp_path):
 
 @pytest.fixture
 def run_playbook(ansible_env):
-    def run(playbook, inventory, extra_vars=None, check=False):
+    def run(playbook, inventory, extra_vars=None, check=False, limit=None):
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook]
         if extra_vars:
             command += ["-e", json.dumps(extra_vars)]
         if check:
             command.append("--check")
+        if limit:
+            command += ["--limit", limit]
         return subprocess.run(command, env=ansible_env, capture_output=True, text=True, check=False)
 
     return run

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -72,27 +71,23 @@ def write_inventory(path, database_url, unreachable=None):
     path.write_text(json.dumps({"mcpgateway": {"hosts": hosts}}))
 
 
-def plan(ansible_env, tmp_path, name, database_url, limit=None, unreachable=None):
+def plan(run_playbook, tmp_path, name, database_url, limit=None, unreachable=None):
     folder = tmp_path / name
     folder.mkdir()
     inventory, playbook = folder / "inventory.json", folder / "plan.yml"
     write_inventory(inventory, database_url, unreachable)
     playbook.write_text(PLAY)
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-               "-e", json.dumps({"plans": str(folder)}), str(playbook)]
-    if limit:
-        command += ["--limit", limit]
-    completed = subprocess.run(command, env=ansible_env, capture_output=True, text=True, check=False, timeout=600)
+    completed = run_playbook(str(playbook), str(inventory), {"plans": str(folder)}, limit=limit)
     plans = dict((entry[:-len(".json")], json.loads((folder / entry).read_text()))
                  for entry in os.listdir(folder) if entry.endswith(".json") and entry != "inventory.json")
     return completed, plans
 
 
-def test_a_limited_or_partly_unreachable_run_plans_as_the_full_run(ansible_env, tmp_path, database):
-    completed, full = plan(ansible_env, tmp_path, "full", database)
+def test_a_limited_or_partly_unreachable_run_plans_as_the_full_run(run_playbook, tmp_path, database):
+    completed, full = plan(run_playbook, tmp_path, "full", database)
     assert completed.returncode == 0, completed.stdout[-3000:]
-    limited = plan(ansible_env, tmp_path, "limited", database, limit="gw1")[1]
-    completed, partly = plan(ansible_env, tmp_path, "unreachable", database, unreachable="gw3")
+    limited = plan(run_playbook, tmp_path, "limited", database, limit="gw1")[1]
+    completed, partly = plan(run_playbook, tmp_path, "unreachable", database, unreachable="gw3")
 
     assert sorted(full) == ["gw1", "gw2", "gw3"] and sorted(limited) == ["gw1"]
     assert sorted(partly) == ["gw1", "gw2"], completed.stdout[-2000:]
