@@ -17,7 +17,8 @@ SANITY_PYTHON = $(shell $(VENV_BIN)/python -c 'import sys; print("%d.%d" % sys.v
 # "check:package" pairs for tools/ensure-system-packages.
 SYSTEM_PACKAGES := redis-server:redis-server /usr/lib/postgresql/*/bin/initdb:postgresql openssl:openssl \
 	/usr/sbin/pgbouncer:pgbouncer runuser:util-linux git:git shellcheck:shellcheck hey:hey \
-	systemd-nspawn:systemd-container /usr/sbin/sshd:openssh-server ssh:openssh-client
+	systemd-nspawn:systemd-container /usr/sbin/sshd:openssh-server ssh:openssh-client \
+	podman:podman runc:runc /usr/sbin/dockerd:docker.io /bin/busybox:busybox-static
 
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(VENV_BIN):$(PATH)
@@ -80,8 +81,12 @@ units: venv collection-copy
 	cd $(COLLECTION_COPY) && HOME=$(TEST_HOME) $(VENV_BIN)/ansible-test units --python $(SANITY_PYTHON) --color no
 
 .PHONY: integration
+# Two workers, each running whole files (loadfile): a module's fixtures (its servers, the tune and
+# benchmark tests' state of the gateway) are set up once, and its tests run in order. Each worker
+# installs a gateway of its own (the session's, conftest.py). pytest 9 ignores the node IDs that
+# xdist's loadgroup rewrites: groups by marker would be spread over both workers.
 integration: venv system-packages
-	$(VENV_BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations 15 tests/integration
+	$(VENV_BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile --durations 15 tests/integration
 
 # Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
 # loopback address each): they mount, boot and make cgroups, so they need root. The loop below can

@@ -59,15 +59,6 @@ PG_DATABASE = "mcp"
 PG_DATABASE_LIMIT = 10
 
 
-def pytest_collection_modifyitems(items):
-    """Tests of the session's gateway change it one after the other: under pytest-xdist (make
-    integration runs two workers) they form one group, which one worker runs in order, while the
-    other worker runs the tests of the probes, capacity and plan beside them."""
-    for item in items:
-        if "gateway" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("gateway"))
-
-
 def pytest_runtest_makereport(item, call):
     """In CI every prerequisite is installed by make: a skipped test there is a failure."""
     del item
@@ -160,9 +151,9 @@ def run_module(ansible_env, tmp_path):
 def run_cases(ansible_env, tmp_path):
     """Run modules as the tasks of one playbook on localhost (one Ansible start for many cases), each
     registered whatever happens; return their results in order. Arguments may use the facts of
-    setup_tasks, which run first."""
+    setup_tasks, which run first; environment is the play's (as a task's environment: sets it)."""
 
-    def run(all_cases, setup_tasks=()):
+    def run(all_cases, setup_tasks=(), environment=None):
         result_path = tmp_path / "case-results.json"
         tasks = list(setup_tasks)
         for number, (module, arguments) in enumerate(all_cases):
@@ -174,7 +165,8 @@ def run_cases(ansible_env, tmp_path):
         playbook = tmp_path / "cases.yml"
         # JSON is YAML: the arguments go in exactly as given.
         playbook.write_text(json.dumps([{"name": "Cases", "hosts": "localhost", "connection": "local",
-                                         "gather_facts": False, "tasks": tasks}]))
+                                         "gather_facts": False, "environment": environment or {},
+                                         "tasks": tasks}]))
         completed = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
                                     "localhost,", str(playbook)], env=ansible_env, capture_output=True, text=True,
                                    check=False, timeout=900)
