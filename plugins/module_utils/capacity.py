@@ -142,9 +142,11 @@ def _nearest_cpuset(reader, mount, relative, file_names):
     return None
 
 
-def _cpu_limits(reader, mounts, v2_path, v1_paths, affinity, unit_properties):
-    """Every CPU limit found, most specific kind first, as dicts with 'cpus' (float)."""
-    limits = []
+def _cpu_limits(reader, mounts, v2_path, v1_paths, affinity, unit_properties, configured):
+    """Every CPU limit found, most specific kind first, as dicts with 'cpus' (float): the limits a
+    container was created with come first, so that they are named before the cgroup files that
+    carry them."""
+    limits = list(configured)
 
     if unit_properties:
         quota = parse_systemd_timespan(unit_properties.get("CPUQuotaPerSecUSec"))
@@ -210,9 +212,10 @@ def cpu_ceil(cpus):
 # ---------------------------------------------------------------------- memory
 
 
-def _memory_limits(reader, mounts, v2_path, v1_paths, unit_properties, mem_total):
-    """Every memory limit below MemTotal, leaf first, each with its cgroup folder if any."""
-    limits = []
+def _memory_limits(reader, mounts, v2_path, v1_paths, unit_properties, mem_total, configured):
+    """Every memory limit below MemTotal, leaf first (a container's configured limit before all),
+    each with its cgroup folder if any."""
+    limits = list(configured)
     if unit_properties:
         for prop in ("MemoryMax", "MemoryHigh", "MemoryLimit"):
             value = parse_limit_bytes(unit_properties.get(prop))
@@ -274,17 +277,29 @@ def _describe(limit):
     return limit["source"]
 
 
-def detect_capacity(root="/", pid="self", unit=None, unit_properties=None, affinity=None, meminfo=None):
-    """The CPUs and memory available to a process, or to a systemd unit.
+def detect_capacity(root="/", pid="self", unit=None, unit_properties=None, affinity=None, meminfo=None,
+                    container=None):
+    """The CPUs and memory available to a process, to a systemd unit, or to a container.
 
     root: filesystem root to read /proc and /sys below.
     pid: 'self' or a PID; ignored for a unit unless the unit runs (its MainPID is used).
     unit, unit_properties: a unit name and its 'systemctl show' properties.
     affinity: the CPU list of the process when the caller already knows it (psutil).
     meminfo: {'MemTotal': bytes, 'MemAvailable': bytes} when the caller knows them (psutil).
+    container: a container as container_config.parse_inspect returns it. Its main process's
+    cgroup is read when it runs here; a stopped container gets its configured limits within the
+    limits of this host's init (where the engine will start it).
     """
     reader = FsReader(root)
     scope = "unit" if unit else ("process" if pid == "self" else "pid")
+    # Init's process stands for a container that does not run here: its limits are the host's.
+    stands_for_container = False
+    if container is not None:
+        scope = "container"
+        if container["pid"] is not None and reader.exists("/proc/%d/cgroup" % container["pid"]):
+            pid = container["pid"]
+        else:
+            pid, affinity, stands_for_container = 1, None, True
 
     if unit:
         main_pid = int((unit_properties or {}).get("MainPID") or 0)
@@ -293,6 +308,7 @@ def detect_capacity(root="/", pid="self", unit=None, unit_properties=None, affin
         else:
             pid = None
             affinity = None
+    reported_pid = None if pid in (None, "self") or stands_for_container else int(pid)
 
     if pid is not None:
         cgroup_text = reader.read("/proc/%s/cgroup" % pid)
@@ -307,10 +323,14 @@ def detect_capacity(root="/", pid="self", unit=None, unit_properties=None, affin
         v2_path = path
         v1_paths = dict((controller, path) for controller in ("cpu", "cpuacct", "cpuset", "memory"))
 
-    mounts = parse_mountinfo(reader.read("/proc/%s/mountinfo" % (pid if pid is not None else "self")))
+    # The cgroup files are read where this process sees them: its own mounts, not the target's. A
+    # container's process has a mount namespace of its own, where its cgroup is mounted as the root
+    # of each hierarchy; through its mountinfo the host's root cgroup would be read in its place.
+    mounts = parse_mountinfo(reader.read("/proc/self/mountinfo"))
 
     logical = _online_cpus(reader) or (len(affinity) if affinity else None) or os.cpu_count() or 1
-    cpu_limits = _cpu_limits(reader, mounts, v2_path, v1_paths, affinity, unit_properties if unit else None)
+    cpu_limits = _cpu_limits(reader, mounts, v2_path, v1_paths, affinity, unit_properties if unit else None,
+                             container["cpu_limits"] if container else ())
     cpu_value, cpu_binding = effective_cpu(logical, cpu_limits)
     quotas = [limit["cpus"] for limit in cpu_limits if "cpu_list" not in limit]
 
@@ -322,7 +342,8 @@ def detect_capacity(root="/", pid="self", unit=None, unit_properties=None, affin
     mem_available = meminfo.get("MemAvailable")
     if mem_available is None:
         mem_available = sum(meminfo.get(key, 0) for key in ("MemFree", "Buffers", "Cached"))
-    memory_limits = _memory_limits(reader, mounts, v2_path, v1_paths, unit_properties if unit else None, mem_total)
+    memory_limits = _memory_limits(reader, mounts, v2_path, v1_paths, unit_properties if unit else None, mem_total,
+                                   container["memory_limits"] if container else ())
     memory_binding = min(memory_limits, key=lambda limit: limit["bytes"]) if memory_limits else None
     memory_effective = memory_binding["bytes"] if memory_binding else mem_total
     available_effective = min(mem_available, memory_effective)
@@ -334,7 +355,7 @@ def detect_capacity(root="/", pid="self", unit=None, unit_properties=None, affin
     return {
         "scope": scope,
         "unit": unit,
-        "pid": None if pid in (None, "self") else int(pid),
+        "pid": reported_pid,
         "cgroup": {
             "version": _cgroup_version(mounts),
             "v2_path": v2_path,

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: capacity_info
-short_description: Report the CPU and memory a process or a systemd unit can really use
+short_description: Report the CPU and memory a process, a systemd unit or a container can really use
 version_added: 1.0.0
 description:
   - Reads CPU affinity, cpusets, CFS quotas and memory limits of cgroup v1, v2 and hybrid
@@ -18,6 +18,9 @@ description:
     even inside containers and limited units. Use this module's figures to size workers.
   - Over SSH a module runs in the login session's cgroup, not in the service's. Use O(unit) to
     read the limits of the service itself; this works whether the unit runs or not.
+  - Use O(container) for a gateway in a Podman or Docker container. Inside it, C(nproc) and
+    C(/proc/meminfo) show the host's CPUs and memory; the module reports the limits the engine
+    gave the container and those of its cgroup, and names the container limit that binds.
   - Uses psutil for affinity and memory when it is installed, and reads C(/proc) and C(/sys)
     directly otherwise.
 author:
@@ -41,9 +44,28 @@ options:
     description:
       - A process ID whose capacity is read instead of the module's own process.
     type: int
+  container:
+    description:
+      - A container's name or ID. The limits it was created with (C(--cpus), C(--cpu-quota) and
+        C(--cpu-period), C(--cpuset-cpus), C(--memory)) are read from the engine, and, when it
+        runs, the cgroup of its main process; the tightest of those and of the host's limits is
+        reported.
+      - A stopped container reports its configured limits within the host's.
+      - Run the module on the host of the engine, as the account that runs the container (rootless
+        Podman keeps each account's containers apart).
+    type: str
+  container_engine:
+    description:
+      - The engine that runs O(container). V(auto) asks Podman, then Docker, whichever is installed.
+      - The engine's own environment applies, for example C(DOCKER_HOST) or C(CONTAINERS_CONF) set
+        with the task's C(environment).
+    type: str
+    choices: [auto, podman, docker]
+    default: auto
 requirements:
   - Linux
   - psutil (optional)
+  - For O(container), the C(podman) or C(docker) command.
 notes:
   - The integer figure for sizing rounds a fractional quota down (1.5 CPUs gives 1), with a
     slack of 0.01 so that 1.999 gives 2. The float and the rounded-up value are returned too.
@@ -73,6 +95,12 @@ EXAMPLES = r"""
 - name: Read the capacity of a running process
   mcpgateway.tuning.capacity_info:
     pid: 1234
+
+- name: Read what a gateway container may use (podman run --cpus 1.5 --memory 1g)
+  mcpgateway.tuning.capacity_info:
+    container: mcpgateway
+    container_engine: podman
+  register: container_capacity
 """
 
 RETURN = r"""
@@ -80,15 +108,42 @@ scope:
   description: What was measured.
   returned: always
   type: str
-  choices: [process, pid, unit]
-  sample: unit
+  choices: [process, pid, unit, container]
+  sample: container
+container:
+  description: The container measured, as its engine describes it.
+  returned: when O(container) is set
+  type: dict
+  contains:
+    engine:
+      description: The engine that knows the container.
+      type: str
+      sample: podman
+    name:
+      description: Its name.
+      type: str
+      sample: mcpgateway
+    id:
+      description: Its full ID.
+      type: str
+    image:
+      description: The image it runs.
+      type: str
+      sample: ghcr.io/ibm/mcp-context-forge:1.0.0
+    status:
+      description: The engine's state of it, for example V(running) or V(exited).
+      type: str
+      sample: running
+    running:
+      description: Whether it runs (its main process is then RV(pid)).
+      type: bool
 unit:
   description: The unit measured, if any.
   returned: always
   type: str
   sample: mcpgateway.service
 pid:
-  description: The process measured (the unit's main process when it runs), or null.
+  description: The process measured (the unit's or the container's main process when it runs), or null.
   returned: always
   type: int
   sample: 4242
@@ -133,7 +188,7 @@ cpu:
       elements: int
       sample: [0, 1, 2, 3]
     quota:
-      description: The tightest CFS quota or C(CPUQuota=) in CPUs, or null when there is none.
+      description: The tightest CFS quota, C(CPUQuota=) or container C(--cpus) in CPUs, or null when there is none.
       type: float
       sample: 1.5
     effective:
@@ -189,7 +244,8 @@ memory:
       type: int
       sample: 1073741824
     binding:
-      description: The limit that sets C(effective_bytes), or V(none).
+      description: The limit that sets C(effective_bytes), or V(none). A container's own limit is named
+        with its engine's option, for example V(container memory limit 1024 MiB (podman --memory)).
       type: str
       sample: systemd MemoryMax=
     limits:
@@ -204,6 +260,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.capacity import CapacityError, detect_capacity
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.cgroup_files import parse_systemctl_show
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.container_config import (
+    ENGINES, ContainerConfigError, engines_to_try, parse_inspect)
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import PID_RANGE, fail_outside_ranges
 
 try:
@@ -243,6 +301,29 @@ def read_unit_properties(module, unit):
     return properties
 
 
+def read_container(module, container, choice):
+    """The container as the first engine that knows it describes it (container_config.parse_inspect)."""
+    paths = dict((engine, module.get_bin_path(engine)) for engine in ENGINES)
+    try:
+        engines = engines_to_try(choice, set(engine for engine, path in paths.items() if path))
+    except ContainerConfigError as error:
+        module.fail_json(msg=str(error))
+    refusals = []
+    for engine in engines:
+        rc, out, err = module.run_command([paths[engine], "container", "inspect", container])
+        if rc == 0:
+            try:
+                return parse_inspect(out, engine)
+            except ContainerConfigError as error:
+                module.fail_json(msg=str(error))
+        refusals.append("%s: %s" % (engine, (err.strip() or out.strip() or "rc=%d" % rc).splitlines()[-1]))
+    module.fail_json(msg="no container %s is known to %s (%s): check the name (%s ps -a), the engine "
+                         "(container_engine) and the account the task runs as (become_user: rootless containers "
+                         "belong to their user)" % (container, " or ".join(engines), "; ".join(refusals),
+                                                    engines[0]))
+    return None
+
+
 def psutil_readings(pid):
     """Affinity and meminfo from psutil, or (None, None) so /proc is read instead."""
     if psutil is None:
@@ -261,8 +342,10 @@ def main():
         argument_spec=dict(
             unit=dict(type="str"),
             pid=dict(type="int"),
+            container=dict(type="str"),
+            container_engine=dict(type="str", choices=["auto"] + list(ENGINES), default="auto"),
         ),
-        mutually_exclusive=[("unit", "pid")],
+        mutually_exclusive=[("unit", "pid", "container")],
         supports_check_mode=True,
     )
     unit = module.params["unit"]
@@ -270,7 +353,11 @@ def main():
     fail_outside_ranges(module, {"pid": PID_RANGE})
 
     properties = None
+    container = None
     target = "self" if pid is None else pid
+    if module.params["container"]:
+        container = read_container(module, module.params["container"], module.params["container_engine"])
+        target = container["pid"] if container["running"] and os.path.exists("/proc/%d" % container["pid"]) else None
     if unit:
         properties = read_unit_properties(module, unit)
         main_pid = int(properties.get("MainPID") or 0)
@@ -279,11 +366,15 @@ def main():
     affinity, meminfo = psutil_readings(target) if target is not None else (None, None)
     try:
         capacity = detect_capacity(pid="self" if target is None else target, unit=unit,
-                                   unit_properties=properties, affinity=affinity, meminfo=meminfo)
+                                   unit_properties=properties, affinity=affinity, meminfo=meminfo,
+                                   container=container)
     except (CapacityError, ValueError) as error:
         module.fail_json(msg="cannot read the capacity: %s" % error)
 
     result = dict(changed=False, **capacity)
+    if container:
+        shown = ("engine", "name", "id", "image", "status", "running")
+        result["container"] = dict((key, container[key]) for key in shown)
     if unit:
         result["unit_state"] = {"active": properties.get("ActiveState"), "load": properties.get("LoadState")}
     module.exit_json(**result)

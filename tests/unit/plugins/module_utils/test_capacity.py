@@ -48,7 +48,8 @@ def host(cpus="0-1", meminfo=MEMINFO_24G, status_cpus=None, pid="self", cgroup="
         "/proc/meminfo": meminfo,
         "/proc/%s/status" % pid: "Name:\tpython\nCpus_allowed_list:\t%s\n" % (status_cpus or cpus),
         "/proc/%s/cgroup" % pid: cgroup,
-        "/proc/%s/mountinfo" % pid: mountinfo,
+        # Mounts are always the reader's own.
+        "/proc/self/mountinfo": mountinfo,
     }
 
 
@@ -142,6 +143,44 @@ def test_v1_hierarchical_memory_limit_covers_ancestors_hidden_from_the_mount(tmp
 
     assert result["memory"]["effective_bytes"] == GIB
     assert result["memory"]["binding"] == "cgroup v1 hierarchical_memory_limit at /docker/abc"
+
+
+def test_a_containers_process_seen_from_the_host_is_read_in_the_hosts_mounts(tmp_path):
+    # podman run --cpus 1.5 --memory 1g: the process's own mount namespace mounts its cgroup as the
+    # root of each hierarchy. Read through its mountinfo, the host's root cgroup (no limit) would be
+    # taken for the container's; the host's mounts lead to the container's folder.
+    container = "/libpod_parent/libpod-2d58"
+    files = host(cpus="0-1", pid="4321", cgroup="4:memory:%s\n3:cpuset:%s\n1:cpu:%s\n0::%s\n" % ((container,) * 4),
+                 mountinfo=MOUNTINFO_V1_HYBRID)
+    files["/proc/4321/mountinfo"] = "35 31 0:32 %s /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n" % container
+    files.update({
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes": V1_UNLIMITED,
+        "/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % container: str(GIB),
+        "/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us" % container: "150000",
+        "/sys/fs/cgroup/cpu%s/cpu.cfs_period_us" % container: "100000",
+    })
+    result = capacity.detect_capacity(root=lay_out(tmp_path, files), pid=4321)
+
+    assert result["cpu"]["effective"] == 1.5
+    assert result["cpu"]["binding"] == "cgroup v1 cpu.cfs_quota_us at %s" % container
+    assert result["memory"]["effective_bytes"] == GIB
+    assert result["memory"]["binding"] == "cgroup v1 memory.limit_in_bytes at %s" % container
+
+
+def test_a_stopped_container_has_its_configured_limits_within_the_hosts(tmp_path):
+    # The host's init is in a slice limited to 1 CPU; the container was created with --cpus 1.5 --memory 1g.
+    files = host(cpus="0-3", pid="1", cgroup="0::/init.scope\n")
+    files.update({"/sys/fs/cgroup/cpu.max": "100000 100000\n"})
+    container = {"pid": None, "cpu_limits": [{"source": "container CPU limit 1.5 (podman --cpus)", "cgroup": None,
+                                              "cpus": 1.5}],
+                 "memory_limits": [{"source": "container memory limit 1024 MiB (podman --memory)", "cgroup": None,
+                                    "bytes": GIB, "fs_path": None}]}
+    result = capacity.detect_capacity(root=lay_out(tmp_path, files), container=container)
+
+    assert result["scope"] == "container" and result["pid"] is None
+    assert result["cpu"]["effective"] == 1.0 and result["cpu"]["binding"] == "cgroup v2 cpu.max at /"
+    assert result["memory"]["effective_bytes"] == GIB
+    assert result["memory"]["binding"] == "container memory limit 1024 MiB (podman --memory)"
 
 
 def test_limit_at_or_above_memtotal_means_unlimited(tmp_path):
