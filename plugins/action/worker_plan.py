@@ -13,6 +13,12 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.fleet import count_replicas
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.orchestrators import (
+    compose_override,
+    compose_target,
+    helm_override,
+    helm_target,
+)
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import held_by, make_plan
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import (
     DEFAULTS,
@@ -21,8 +27,17 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs im
     PlanError,
 )
 
+# Options of the orchestrator targets, left out of the planner's request.
+TARGET_OPTIONS = ("target", "helm_values", "compose_project", "compose_service")
+
 ARGUMENT_SPEC = dict(
-    capacity=dict(type="dict", required=True),
+    capacity=dict(type="dict"),
+    # host: the plan for this host; helm or compose: for the pods or containers of upstream's chart or
+    # Compose file, whose limits and replicas come from it, rendered as an override (render only).
+    target=dict(type="str", choices=["host", "helm", "compose"], default="host"),
+    helm_values=dict(type="dict"),
+    compose_project=dict(type="dict"),
+    compose_service=dict(type="str", default="gateway"),
     postgres=dict(type="dict"),
     redis=dict(type="dict"),
     replicas=dict(type="int"),
@@ -59,8 +74,15 @@ class ActionModule(ActionBase):
         del tmp
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["target"] != "host":
+            return self.plan_for_orchestrator(result, args)
+        if args["capacity"] is None:
+            result.update(failed=True, msg="capacity is required for target=host: register the result of "
+                                           "mcpgateway.tuning.capacity_info for the gateway and pass it")
+            return result
         request = dict((name, value) for name, value in args.items()
-                       if name not in ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory"))
+                       if name not in ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory")
+                       + TARGET_OPTIONS)
         host = task_vars.get("inventory_hostname")
         hostvars = task_vars.get("hostvars", {})
         fleet = count_replicas(host, task_vars.get("ansible_play_hosts_all") or [host],
@@ -94,6 +116,45 @@ class ActionModule(ActionBase):
         advice = fleet_warnings + plan.pop("warnings")
         result.update(changed=False, plan_warnings=advice, replica_hosts=replica_hosts, replicas_reason=replicas_reason,
                       **plan)
+        if advice:
+            result["warnings"] = advice
+        return result
+
+    @staticmethod
+    def plan_for_orchestrator(result, args):
+        """The plan for the pods of upstream's Helm chart or the containers of a Compose service: their
+        limits are the capacity, the replicas that may run at once are counted from the same file (or
+        given), and the plan comes back as an override in that file's keys."""
+        target = args["target"]
+        source = {"helm": "helm_values", "compose": "compose_project"}[target]
+        if args[source] is None:
+            result.update(failed=True, msg="target=%s needs %s: the %s as a mapping" % (
+                target, source, "release's Helm values" if target == "helm" else "Compose file"))
+            return result
+        if args["server"] != "gunicorn":
+            result.update(failed=True, msg="target=%s renders for upstream's image, which runs Gunicorn only (its "
+                                           "Granian script was removed after 1.0.6): use server=gunicorn" % target)
+            return result
+        request = dict((name, value) for name, value in args.items()
+                       if name not in ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory")
+                       + TARGET_OPTIONS)
+        try:
+            found = helm_target(args["helm_values"], args["replicas"]) if target == "helm" else compose_target(
+                args["compose_project"], args["compose_service"], args["replicas"])
+            request.update(capacity=found["capacity"], replicas=found["replicas"], rollout_surge=found["rollout_surge"])
+            replicas_reason = "replicas = %d: %s" % (found["replicas"], found["reason"])
+            plan = make_plan(request)
+            override, not_rendered = helm_override(plan, found) if target == "helm" else compose_override(
+                plan, args["compose_service"])
+        except PlanError as error:
+            result.update(failed=True, msg=str(error))
+            return result
+        advice = plan.pop("warnings")
+        if not_rendered:
+            advice.append("not rendered: %s; upstream's image reads them only from its own gunicorn.config.py"
+                          % ", ".join(not_rendered))
+        result.update(changed=False, plan_warnings=advice, replica_hosts=[], replicas_reason=replicas_reason,
+                      override=override, not_rendered=not_rendered, **plan)
         if advice:
             result["warnings"] = advice
         return result

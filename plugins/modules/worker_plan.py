@@ -26,6 +26,10 @@ description:
     which lowers the workers until the plan fits and says so.
   - Runs on the controller; the managed host needs nothing. The algorithm, with its sources and a
     worked example, is in the collection's C(docs/sizing.md).
+  - With O(target=helm) or O(target=compose) it plans the pods of upstream's Helm chart
+    (C(charts/mcp-stack)) or the containers of a Compose service instead of a host, from the limits
+    and replicas of the release's values or the Compose file, and returns the plan as an override in
+    their keys (RV(override)). This only renders; nothing is deployed.
 author:
   - mcpgateway.tuning maintainers (@mcpgateway)
 attributes:
@@ -40,9 +44,45 @@ attributes:
     description: Implemented as an action plugin, run on the controller.
 options:
   capacity:
-    description: The registered result of M(mcpgateway.tuning.capacity_info) for the gateway's unit.
+    description:
+      - The registered result of M(mcpgateway.tuning.capacity_info) for the gateway's unit or container.
+      - Required for O(target=host); for the other targets the capacity is the limits of their file.
     type: dict
-    required: true
+  target:
+    description:
+      - V(host) plans the gateway that O(capacity) measured.
+      - V(helm) plans the gateway pods of upstream's chart C(charts/mcp-stack) from O(helm_values).
+        Their C(mcpContextForge.resources.limits) are the capacity, and every pod that may run at
+        once shares the database; that is the autoscaler's C(hpa.maxReplicas) when it is enabled, else
+        C(replicaCount), plus Kubernetes' default C(maxSurge) of 25 % rounded up, as the chart's
+        Deployment sets no strategy. The chart's defaults (appVersion 1.0.8) fill the keys the
+        values leave out. RV(override) is a values file for C(helm upgrade -f) with the plan under
+        C(mcpContextForge.config) and the pods' memory request raised to what the plan uses.
+      - V(compose) plans the containers of the Compose service O(compose_service) of O(compose_project),
+        from its C(deploy.resources.limits) and C(deploy.replicas) (a C(${VARIABLE:-default}) counts as its
+        default, and says so), plus C(deploy.update_config.parallelism) when its order is
+        C(start-first). RV(override) is a file for C(docker compose -f docker-compose.yml -f override.yml).
+      - Both render for upstream's image, which reads C(GUNICORN_WORKERS), C(GUNICORN_TIMEOUT),
+        C(GUNICORN_MAX_REQUESTS), C(GUNICORN_MAX_REQUESTS_JITTER) and C(GUNICORN_PRELOAD_APP) and the
+        gateway's settings from its environment; the settings it cannot take that way are listed in
+        RV(not_rendered). O(server) must be V(gunicorn). O(replicas) wins over the count of the file.
+    type: str
+    choices: [host, helm, compose]
+    default: host
+  helm_values:
+    description:
+      - For O(target=helm), the values of the release as a mapping, for example
+        C(lookup('ansible.builtin.file', 'values.yaml') | from_yaml), or C({}) for the chart's defaults.
+    type: dict
+  compose_project:
+    description:
+      - For O(target=compose), the Compose file as a mapping, for example the output of
+        C(docker compose config) read with C(from_yaml), where the variables have their values.
+    type: dict
+  compose_service:
+    description: For O(target=compose), the gateway's service in O(compose_project).
+    type: str
+    default: gateway
   postgres:
     description:
       - The registered result of M(mcpgateway.tuning.postgres_probe), as seen from this host.
@@ -203,6 +243,20 @@ EXAMPLES = r"""
 - name: Show why
   ansible.builtin.debug:
     msg: "{{ gateway_plan.reasons.values() | list }}"
+
+- name: Plan the pods of upstream's Helm chart within the database's budget
+  mcpgateway.tuning.worker_plan:
+    target: helm
+    helm_values: "{{ lookup('ansible.builtin.file', 'values.yaml') | from_yaml }}"
+    postgres: "{{ gateway_postgres }}"
+    redis: "{{ gateway_redis }}"
+  register: helm_plan
+
+- name: Write the values override (helm upgrade mcp-stack ... -f values.yaml -f tuned-values.yaml)
+  ansible.builtin.copy:
+    content: "{{ helm_plan.override | to_nice_yaml }}"
+    dest: tuned-values.yaml
+    mode: "0644"
 """
 
 RETURN = r"""
@@ -252,6 +306,20 @@ replicas_reason:
   returned: success
   type: str
   sample: "replicas = 3: 3 replica(s) share this host's servers, counted over inventory group mcpgateway: gw1, gw2, gw3"
+override:
+  description:
+    - For O(target=helm), a values override for upstream's chart; for O(target=compose), a Compose
+      override for O(compose_service). Every value is a string, as a ConfigMap and an environment hold them.
+  returned: when O(target) is V(helm) or V(compose)
+  type: dict
+  sample: {mcpContextForge: {config: {GUNICORN_WORKERS: "3", DB_POOL_SIZE: "1", DB_MAX_OVERFLOW: "1"},
+           resources: {limits: {cpu: "2", memory: 2Gi}, requests: {memory: 1036Mi}}}}
+not_rendered:
+  description: Settings of the plan that upstream's image reads only from its own C(gunicorn.config.py).
+  returned: when O(target) is V(helm) or V(compose)
+  type: list
+  elements: str
+  sample: [backlog, graceful_timeout, keepalive, worker_class]
 plan_warnings:
   description:
     - What the operator should know, such as a degraded plan or a connection count that calls for PgBouncer.

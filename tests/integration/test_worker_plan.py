@@ -139,3 +139,41 @@ def test_bad_input_fails_with_a_message_naming_it(run_playbook, plan_files, extr
 
     assert completed.returncode != 0
     assert message in completed.stdout
+
+
+def test_upstreams_chart_is_planned_from_its_values_against_the_real_budgets(run_cases, redis_server,
+                                                                             postgres_server):
+    """target=helm: the probes of the real servers, and the pods of upstream's chart as the replicas.
+    The chart's defaults (autoscaler up to 10 pods, 13 with the rollout surge) cannot get 2
+    connections per worker from a server of 24 slots: refused with the numbers. Two pods of 1 CPU
+    and 1Gi fit, and the override holds the plan in the chart's keys."""
+    probes = [
+        {"name": "Probe PostgreSQL", "mcpgateway.tuning.postgres_probe": {
+            "dsn": postgres_server.url("other", "other-pass-x1") + "?sslmode=disable"}, "register": "postgres"},
+        {"name": "Probe Redis", "mcpgateway.tuning.redis_probe": {"url": redis_server.url(None, REDIS_PASSWORD)},
+         "register": "redis"},
+    ]
+    two_pods = {"mcpContextForge": {"replicaCount": "2", "hpa": {"enabled": False},
+                                    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}}
+    budgets = {"postgres": "{{ postgres }}", "redis": "{{ redis }}"}
+    defaults, fitted, granian = run_cases([
+        ("worker_plan", dict(budgets, target="helm", helm_values={})),
+        ("worker_plan", dict(budgets, target="helm", helm_values=two_pods, allow_degraded=True)),
+        ("worker_plan", dict(budgets, target="helm", helm_values=two_pods, server="granian")),
+    ], setup_tasks=probes)
+
+    assert defaults["failed"]
+    assert re.search(r"no plan fits: PostgreSQL cannot give 2 connections to each of \d+ workers of 13 replicas",
+                     defaults["msg"]), defaults["msg"]
+
+    assert not fitted.get("failed"), fitted.get("msg")
+    assert fitted["replicas_reason"].startswith("replicas = 2: replicaCount 2 (the autoscaler is off), plus 1 more")
+    assert fitted["totals"]["replicas_with_surge"] == 3
+    assert fitted["totals"]["db_connections"] <= fitted["totals"]["db_budget"]
+    config = fitted["override"]["mcpContextForge"]["config"]
+    assert config["GUNICORN_WORKERS"] == str(fitted["settings"]["workers"])
+    assert config["DB_POOL_SIZE"] == str(fitted["settings"]["DB_POOL_SIZE"])
+    assert fitted["override"]["mcpContextForge"]["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
+    assert fitted["not_rendered"] == ["backlog", "graceful_timeout", "keepalive", "worker_class"]
+
+    assert granian["failed"] and "which runs Gunicorn only" in granian["msg"]
