@@ -13,6 +13,8 @@ Every container a test starts is removed by its name at the end.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import io
 import os
 import shutil
@@ -22,8 +24,15 @@ import tarfile
 import tempfile
 import time
 
+import yaml
+
 BUSYBOX = "/bin/busybox"
 BUSYBOX_COMMANDS = ("sh", "sleep", "cat", "nproc")
+HARNESS = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HARNESS))
+STANDIN_CONTEXT = os.path.join(HARNESS, "standin")
+DEBIAN_BASE = "localhost/mcpgw-test-debian:trixie"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 
 class ContainerError(Exception):
@@ -68,6 +77,12 @@ class Engine:
                                                        completed.stderr.decode(errors="replace")[-2000:]))
         return completed.stdout.decode(errors="replace").strip()
 
+    def logs(self, name):
+        """What the container wrote, stdout and stderr in one text (the engine splits them again)."""
+        completed = subprocess.run([self.name, "logs", name], env=self.env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=60, check=False)
+        return completed.stdout.decode(errors="replace")
+
     def import_busybox(self):
         self.command("import", "--change", 'CMD ["/bin/sleep", "3600"]', "-", self.image, stdin=busybox_image_tar())
         return self.image
@@ -96,12 +111,16 @@ class Engine:
 
 
 class Podman(Engine):
+    """Podman with a configuration of its own, and a storage of its own: a temporary one, or
+    storage, a folder kept between runs (where built images are reused)."""
+
     name = "podman"
 
-    def __init__(self):
+    def __init__(self, storage=None):
         super().__init__()
         if shutil.which("podman") is None:
             raise ContainerError("podman is not installed: apt-get install podman runc")
+        self.storage = storage or self.folder
         configuration = os.path.join(self.folder, "containers.conf")
         with open(configuration, "w") as handle:
             handle.write('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
@@ -109,12 +128,13 @@ class Podman(Engine):
         storage = os.path.join(self.folder, "storage.conf")
         with open(storage, "w") as handle:
             handle.write('[storage]\ndriver = "overlay"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n'
-                         % (self.folder, self.folder))
+                         % (self.storage, self.storage))
         self.env.update(CONTAINERS_CONF=configuration, CONTAINERS_STORAGE_CONF=storage)
 
     def stop(self):
         self.remove_containers()
-        self.command("image", "rm", "-f", self.image, check=False)
+        if self.storage == self.folder:
+            self.command("image", "rm", "-f", self.image, check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -155,3 +175,89 @@ class Docker(Engine):
                 self.daemon.kill()
                 self.daemon.wait(timeout=30)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def gateway_pins():
+    """The gateway and uvicorn-worker versions the gateway role installs (its defaults)."""
+    with open(os.path.join(REPO_ROOT, "roles", "gateway", "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle)
+    pins = dict(gateway=str(defaults["gateway_version"]))
+    for requirement in defaults["gateway_packages"]:
+        if requirement.startswith("uvicorn-worker=="):
+            pins["uvicorn_worker"] = requirement.split("==", 1)[1]
+    return pins
+
+
+def debian_base(podman, cache):
+    """Debian trixie (minbase, from the mirror apt uses) as DEBIAN_BASE in Podman's storage; the
+    tar of its root is kept in cache for the next run. debootstrap needs root."""
+    if subprocess.run(["podman", "image", "exists", DEBIAN_BASE], env=podman.env, check=False).returncode == 0:
+        return
+    archive = os.path.join(cache, "debian-trixie-minbase.tar")
+    if not os.path.exists(archive):
+        if shutil.which("debootstrap") is None:
+            raise ContainerError("debootstrap is not installed: apt-get install debootstrap")
+        root = tempfile.mkdtemp(prefix="debootstrap-", dir=cache)
+        try:
+            completed = subprocess.run(["debootstrap", "--variant=minbase", "trixie", root, DEBIAN_MIRROR],
+                                       capture_output=True, text=True, timeout=900, check=False)
+            if completed.returncode != 0:
+                raise ContainerError("debootstrap failed: %s" % (completed.stdout + completed.stderr)[-2000:])
+            for name in os.listdir(os.path.join(root, "var", "cache", "apt", "archives")):
+                if name.endswith(".deb"):
+                    os.remove(os.path.join(root, "var", "cache", "apt", "archives", name))
+            subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", archive + ".part", "."], check=True,
+                           timeout=300)
+            os.rename(archive + ".part", archive)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    with open(archive, "rb") as handle:
+        completed = subprocess.run(["podman", "import", "--change", 'CMD ["/bin/bash"]', "-", DEBIAN_BASE],
+                                   stdin=handle, env=podman.env, capture_output=True, timeout=300, check=False)
+    if completed.returncode != 0:
+        raise ContainerError("podman import of the Debian base failed: %s" % completed.stderr.decode()[-2000:])
+
+
+def standin_tag():
+    """The stand-in's tag: the gateway's version and a digest of the build context, so that a
+    change of either builds a new image and an unchanged one is reused."""
+    pins = gateway_pins()
+    digest = hashlib.sha256(repr(sorted(pins.items())).encode())
+    for name in sorted(os.listdir(STANDIN_CONTEXT)):
+        with open(os.path.join(STANDIN_CONTEXT, name), "rb") as handle:
+            digest.update(name.encode() + b"\0" + handle.read())
+    return "localhost/mcpgw-standin:%s-%s" % (pins["gateway"], digest.hexdigest()[:12])
+
+
+def build_standin(podman, cache):
+    """The stand-in image of upstream's (tests/harness/standin) in Podman's storage, built once and
+    reused while its context and the gateway's version stay the same; returns its tag. Several
+    test workers may ask at once: one builds, the others wait on the lock."""
+    tag = standin_tag()
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "standin.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if subprocess.run(["podman", "image", "exists", tag], env=podman.env, check=False).returncode == 0:
+            return tag
+        debian_base(podman, cache)
+        context = tempfile.mkdtemp(prefix="standin-", dir=cache)
+        try:
+            for name in os.listdir(STANDIN_CONTEXT):
+                shutil.copy2(os.path.join(STANDIN_CONTEXT, name), context)
+            certificates = os.path.join(context, "ca-certificates")
+            os.makedirs(certificates)
+            extra = "/usr/local/share/ca-certificates"
+            for name in os.listdir(extra) if os.path.isdir(extra) else ():
+                if name.endswith(".crt"):
+                    shutil.copy2(os.path.join(extra, name), certificates)
+            pins = gateway_pins()
+            completed = subprocess.run(
+                ["podman", "build", "--format", "docker", "--build-arg", "GATEWAY_VERSION=" + pins["gateway"],
+                 "--build-arg", "UVICORN_WORKER_VERSION=" + pins["uvicorn_worker"], "-t", tag, context],
+                env=podman.env, capture_output=True, text=True, timeout=1800, check=False)
+            if completed.returncode != 0:
+                output = completed.stdout + completed.stderr
+                raise ContainerError("the stand-in image did not build: %s" % output[-3000:])
+        finally:
+            shutil.rmtree(context, ignore_errors=True)
+    return tag
