@@ -17,7 +17,7 @@ SANITY_PYTHON = $(shell $(VENV_BIN)/python -c 'import sys; print("%d.%d" % sys.v
 # "check:package" pairs for tools/ensure-system-packages.
 SYSTEM_PACKAGES := redis-server:redis-server /usr/lib/postgresql/*/bin/initdb:postgresql openssl:openssl \
 	/usr/sbin/pgbouncer:pgbouncer runuser:util-linux git:git shellcheck:shellcheck hey:hey \
-	systemd-nspawn:systemd-container /usr/sbin/sshd:openssh-server ssh:openssh-client /usr/sbin/debootstrap:debootstrap \
+	systemd-nspawn:systemd-container /usr/sbin/sshd:openssh-server ssh:openssh-client /usr/sbin/debootstrap:debootstrap /usr/sbin/haproxy:haproxy \
 	podman:podman runc:runc /usr/sbin/dockerd:docker.io /bin/busybox:busybox-static
 
 export ANSIBLE_NOCOLOR := 1

@@ -18,6 +18,7 @@ import pytest
 from harness.throwaway import RedisServer
 
 LOAD = {"requests": 10, "concurrency": 1, "check_response": False}
+HAPROXY = {"backend": "mcpgateway", "server": "gw-a", "state": "drain"}
 A_RUN = {"requests": 10, "failed_requests": 0, "requests_per_second": 5.0, "ok_requests_per_second": 5.0,
          "status_codes": {"200": 10}, "errors": 0, "latency_ms": {"p50": 10.0, "p99": 20.0}, "valid": True}
 
@@ -66,6 +67,13 @@ def cases(redis_url, tmp_path):
         ("benchmark_report", {"phases": {"before": [A_RUN]}, "report_dir": str(blocked / "reports")},
          "cannot write the report into report_dir %s" % (blocked / "reports")),
         ("benchmark_report", {"phases": {"before": [A_RUN]}, "tolerance": "nan"}, "tolerance must be a fraction"),
+        ("haproxy_server", dict(HAPROXY, socket="lb1"), "socket 'lb1' is neither a unix socket path nor host:port"),
+        ("haproxy_server", dict(HAPROXY, socket=str(tmp_path / "no.sock")),
+         "HAProxy's stats socket %s did not answer 'show': [Errno 2] No such file or directory" % (tmp_path / "no.sock")),
+        ("haproxy_server", dict(HAPROXY, socket="/run/none.sock", wait_timeout=-1),
+         "wait_timeout must be 0 to 3600 seconds, got -1"),
+        ("haproxy_server", dict(HAPROXY, socket="/run/none.sock", timeout="inf"),
+         "timeout must be 0.1 to 600 seconds, got inf"),
     ]
 
 

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A real HAProxy in front of gateway replicas on this machine: one frontend on a free loopback
+port, one backend whose servers are health-checked on /ready, and the runtime API on a unix socket
+at level admin. Started in the foreground by its own process, stopped by its PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from harness.throwaway import LOOPBACK, free_port
+
+HAPROXY = "/usr/sbin/haproxy"
+
+
+class LoadBalancerError(Exception):
+    pass
+
+
+class HAProxy:
+    """servers: [(name, port)] of the backend `backend`, checked every 500 ms (2 checks up or down)."""
+
+    def __init__(self, servers, backend="mcpgateway"):
+        if not os.path.exists(HAPROXY):
+            raise LoadBalancerError("HAProxy is not installed: apt-get install haproxy")
+        self.folder = tempfile.mkdtemp(prefix="mcpgw-haproxy-")
+        self.backend = backend
+        self.port = free_port()
+        self.socket = os.path.join(self.folder, "admin.sock")
+        lines = [
+            "global", "    stats socket %s mode 600 level admin" % self.socket,
+            "defaults", "    mode http", "    timeout connect 2s", "    timeout client 60s", "    timeout server 60s",
+            "frontend gateways", "    bind %s:%d" % (LOOPBACK, self.port), "    default_backend %s" % backend,
+            "backend %s" % backend, "    balance roundrobin", "    option httpchk GET /ready",
+            "    http-check expect status 200",
+        ]
+        lines += ["    server %s %s:%d check inter 500 fall 2 rise 2" % (name, LOOPBACK, port) for name, port in servers]
+        self.config = os.path.join(self.folder, "haproxy.cfg")
+        with open(self.config, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        self.log_path = os.path.join(self.folder, "haproxy.log")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([HAPROXY, "-db", "-f", self.config],  # pylint: disable=consider-using-with
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.socket):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise LoadBalancerError("HAProxy did not start: %s" % self.log())
+            time.sleep(0.2)
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (LOOPBACK, self.port)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as handle:
+            return handle.read()[-3000:]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
