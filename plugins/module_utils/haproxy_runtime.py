@@ -109,6 +109,12 @@ def server_view(servers_state, stats, backend, server):
     return view
 
 
+def others_running(servers_state, server):
+    """The other servers of the backend that HAProxy sends traffic to (draining the last one is an outage)."""
+    return sorted(name for name, state in servers_state.items()
+                  if name != server and state["running"] and state["admin_state"] == "ready")
+
+
 def check_answer(text):
     """`set server` answers nothing when it worked, and a sentence when it did not."""
     if text.strip():

@@ -18,6 +18,8 @@ description:
   - V(ready) puts it back and waits until HAProxy's health check sees it C(UP), so that a rolling
     restart does not take the next replica out while this one is not yet taking requests.
   - V(maint) stops all traffic to it at once.
+  - V(drain) and V(maint) are refused, changing nothing, when no other server of the backend takes
+    requests, which would be an outage, not a rolling restart.
   - Run it on the load balancer's host (C(delegate_to)) for a unix socket.
 author:
   - mcpgateway.tuning maintainers (@mcpgateway)
@@ -116,6 +118,7 @@ from ansible_collections.mcpgateway.tuning.plugins.module_utils.haproxy_runtime 
     STATES,
     HAProxyError,
     check_answer,
+    others_running,
     parse_address,
     parse_servers_state,
     parse_stat,
@@ -128,9 +131,13 @@ RANGES = {"wait_timeout": (0, HOUR, "seconds"), "timeout": (0.1, 600, "seconds")
 POLL_SECONDS = 0.5
 
 
-def read_row(params):
-    servers = parse_servers_state(send(params["socket"], "show servers state %s" % params["backend"],
-                                       params["timeout"]), params["backend"])
+def read_servers(params):
+    return parse_servers_state(send(params["socket"], "show servers state %s" % params["backend"],
+                                    params["timeout"]), params["backend"])
+
+
+def read_row(params, servers=None):
+    servers = servers if servers is not None else read_servers(params)
     stats = parse_stat(send(params["socket"], "show stat", params["timeout"]))
     return server_view(servers, stats, params["backend"], params["server"])
 
@@ -160,11 +167,17 @@ def main():
     fail_outside_ranges(module, RANGES)
     try:
         parse_address(params["socket"])
-        row = read_row(params)
+        servers = read_servers(params)
+        row = read_row(params, servers)
     except HAProxyError as error:
         module.fail_json(msg=str(error))
     previous = row["admin_state"]
     changed = previous != params["state"]
+    if changed and params["state"] != "ready" and not others_running(servers, params["server"]):
+        module.fail_json(msg="no other server of backend %s takes requests now: taking %s out (%s) would leave "
+                             "none, so it stays %s. Bring another replica up first" % (
+                                 params["backend"], params["server"], params["state"], previous),
+                         previous_state=previous, status=row["status"], sessions=row["scur"])
     if module.check_mode:
         module.exit_json(changed=changed, previous_state=previous, status=row["status"], sessions=row["scur"],
                          waited=0.0)

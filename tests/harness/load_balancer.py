@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
-from harness.throwaway import LOOPBACK, free_port
+from harness.throwaway import LOOPBACK, free_port, stop_process
 
 HAPROXY = "/usr/sbin/haproxy"
 
@@ -23,7 +22,7 @@ class LoadBalancerError(Exception):
 
 
 class HAProxy:
-    """servers: [(name, port)] of the backend `backend`, checked every 500 ms (2 checks up or down)."""
+    """servers: [(name, port)] of the backend `backend`, checked every second (2 checks up or down)."""
 
     def __init__(self, servers, backend="mcpgateway"):
         if not os.path.exists(HAPROXY):
@@ -34,12 +33,15 @@ class HAProxy:
         self.socket = os.path.join(self.folder, "admin.sock")
         lines = [
             "global", "    stats socket %s mode 600 level admin" % self.socket,
+            # A check may take up to 5 s (a loaded test machine answers /ready slowly): only a replica
+            # that is down, not a slow one, leaves the rotation.
             "defaults", "    mode http", "    timeout connect 2s", "    timeout client 60s", "    timeout server 60s",
+            "    timeout check 5s",
             "frontend gateways", "    bind %s:%d" % (LOOPBACK, self.port), "    default_backend %s" % backend,
             "backend %s" % backend, "    balance roundrobin", "    option httpchk GET /ready",
             "    http-check expect status 200",
         ]
-        lines += ["    server %s %s:%d check inter 500 fall 2 rise 2" % (name, LOOPBACK, port) for name, port in servers]
+        lines += ["    server %s %s:%d check inter 1s fall 2 rise 2" % (name, LOOPBACK, port) for name, port in servers]
         self.config = os.path.join(self.folder, "haproxy.cfg")
         with open(self.config, "w") as handle:
             handle.write("\n".join(lines) + "\n")
@@ -63,13 +65,7 @@ class HAProxy:
             return handle.read()[-3000:]
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=20)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self):

@@ -71,7 +71,8 @@ def _log_tail(log_path):
         return "\n" + "".join(handle.readlines()[-15:])
 
 
-def _stop(process, timeout=15):
+def stop_process(process, timeout=15):
+    """Stop a process this harness started: SIGTERM, then SIGKILL after timeout seconds."""
     if process is None or process.poll() is not None:
         return
     process.terminate()
@@ -139,7 +140,7 @@ class ThrowawayServer:
         raise NotImplementedError
 
     def stop(self):
-        _stop(self.process, timeout=self.stop_timeout)
+        stop_process(self.process, timeout=self.stop_timeout)
         if self.folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 

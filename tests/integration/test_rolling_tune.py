@@ -124,3 +124,19 @@ def test_a_rolling_tune_drained_in_haproxy_loses_no_request(fleet):
     assert drained.stdout.count("TASK [mcpgateway.tuning.tune : Take the gateway out of HAProxy's rotation") == 2
     assert set(answers) == {200} and errors == 0, output[-3000:]
     assert answers[200] > 100
+
+
+def test_the_last_replica_in_rotation_is_not_drained(fleet, run_module):
+    dummy, balancer, dummy_inventory = fleet
+    server = {"socket": balancer.socket, "backend": "mcpgateway", "wait_timeout": 30}
+    taken_out = run_module("haproxy_server", dict(server, server="gw-b", state="maint"))
+    assert not taken_out.failed and taken_out.result["changed"], taken_out.result
+    refused = run_module("haproxy_server", dict(server, server="gw-a", state="drain"))
+    assert refused.failed and refused.result["msg"].startswith(
+        "no other server of backend mcpgateway takes requests now: taking gw-a out (drain) would leave none")
+    assert refused.result["previous_state"] == "ready"
+    back = run_module("haproxy_server", dict(server, server="gw-b", state="ready"))
+    assert not back.failed and back.result["previous_state"] == "maint", back.result
+    # Nothing changed for gw-a: a second drain would be refused the same way only while gw-b was out.
+    again = run_module("haproxy_server", dict(server, server="gw-a", state="ready"))
+    assert not again.failed and again.result["changed"] is False

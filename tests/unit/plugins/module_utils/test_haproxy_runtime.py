@@ -82,3 +82,10 @@ def test_socket_addresses(text, address):
 def test_socket_addresses_that_are_neither(text):
     with pytest.raises(haproxy_runtime.HAProxyError, match="is neither a unix socket path nor host:port"):
         haproxy_runtime.parse_address(text)
+
+
+def test_the_servers_left_in_rotation():
+    servers = haproxy_runtime.parse_servers_state(SERVERS_STATE, "mcpgateway")
+    # gw-a is drained and gw-c in maintenance: only gw-b takes requests, and it is the last one.
+    assert haproxy_runtime.others_running(servers, "gw-a") == ["gw-b"]
+    assert haproxy_runtime.others_running(servers, "gw-b") == []
