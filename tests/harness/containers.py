@@ -18,13 +18,14 @@ import hashlib
 import io
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
 import time
 
 import yaml
+
+from harness.throwaway import stop_process
 
 BUSYBOX = "/bin/busybox"
 BUSYBOX_COMMANDS = ("sh", "sleep", "cat", "nproc")
@@ -70,8 +71,10 @@ class Engine:
         self.containers = []
 
     def command(self, *arguments, check=True, stdin=None, timeout=120):
+        # In the engine's own folder: Podman's conmon writes a file named "oom" into its working
+        # directory when a container is OOM-killed.
         completed = subprocess.run([self.name, *arguments], env=self.env, input=stdin, capture_output=True,
-                                   timeout=timeout, check=False)
+                                   timeout=timeout, check=False, cwd=self.folder)
         if check and completed.returncode != 0:
             raise ContainerError("%s %s failed: %s" % (self.name, " ".join(arguments),
                                                        completed.stderr.decode(errors="replace")[-2000:]))
@@ -168,12 +171,7 @@ class Docker(Engine):
         if self.daemon.poll() is None:
             self.remove_containers()
             self.command("image", "rm", "-f", self.image, check=False)
-            self.daemon.send_signal(signal.SIGTERM)
-            try:
-                self.daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait(timeout=30)
+            stop_process(self.daemon, timeout=60)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not 
 CACHE = os.path.join(REPO_ROOT, ".build", "containers")
 NAME = "mcpgw-standin-6494"
 LIMITS = ("--cpus", "1.5", "--memory", "1g")
-REQUESTS = 3000
+LOAD_SECONDS = 40
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +126,18 @@ def wait_ready(port, timeout):
 
 
 def load(port, token):
-    """hey's POST tools/list load: (answers by HTTP status, requests that got no answer)."""
+    """hey's POST tools/list load for LOAD_SECONDS: (answers by HTTP status, requests that got none).
+    Bounded in time, not in requests: workers killed over and over leave requests hanging until
+    hey's 20 s timeout, and a count of requests would then take many minutes."""
     completed = subprocess.run(
-        ["hey", "-n", str(REQUESTS), "-c", "50", "-t", "20", "-m", "POST", "-H", "Authorization: Bearer " + token,
+        ["hey", "-z", "%ds" % LOAD_SECONDS, "-c", "50", "-t", "20", "-m", "POST", "-H", "Authorization: Bearer " + token,
          "-H", "Content-Type: application/json", "-d", '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
-         "http://%s:%d/rpc" % (LOOPBACK, port)], capture_output=True, text=True, timeout=600, check=False)
+         "http://%s:%d/rpc" % (LOOPBACK, port)], capture_output=True, text=True, timeout=LOAD_SECONDS + 120,
+        check=False)
     answers = dict((int(code), int(count)) for code, count in re.findall(r"\[(\d{3})\]\s+(\d+) responses",
                                                                          completed.stdout))
-    return answers, REQUESTS - sum(answers.values())
+    errors = sum(int(count) for count in re.findall(r"^\s+\[(\d+)\]\s+\w+ \"http", completed.stdout, re.M))
+    return answers, errors
 
 
 def token(podman):
@@ -151,10 +155,11 @@ def measure(podman, image, env_file, port, *environment):
     workers = len(re.findall(r"Booting worker with pid", logs))
     watch = MemoryWatch(cgroup)
     watch.start()
-    answers, failed = load(port, token(podman))
+    answers, errors = load(port, token(podman))
+    failed = sum(count for code, count in answers.items() if code != 200) + errors
     oom_kills, peak_mib = watch.stop()
     state = json.loads(podman.command("container", "inspect", NAME))[0]["State"]
-    return {"workers": workers, "answers": answers, "failed": failed, "oom_kills": oom_kills, "peak_mib": peak_mib,
+    return {"workers": workers, "answers": answers, "failed": failed, "requests": sum(answers.values()) + errors, "oom_kills": oom_kills, "peak_mib": peak_mib,
             "exit_code": None if state["Running"] else state["ExitCode"], "logs": logs}
 
 
@@ -164,7 +169,8 @@ def test_upstreams_auto_workers_are_oom_killed_and_the_planned_ones_are_not(stan
     auto = measure(podman, image, env_file, port)
     # The image's contract: 2 x nproc + 1 workers, nproc counting the host's CPUs, not the 1.5 of --cpus.
     assert "auto workers: nproc says %d, starting %d" % (nproc, min(16, 2 * nproc + 1)) in auto["logs"]
-    figures = (auto["workers"], auto["failed"], REQUESTS, auto["oom_kills"], auto["peak_mib"], auto["exit_code"])
+    figures = (auto["workers"], auto["failed"], auto["requests"], auto["oom_kills"], auto["peak_mib"],
+               auto["exit_code"])
     print("upstream's auto workers under --cpus 1.5 --memory 1g: %d workers started, %d of %d requests failed, "
           "%d OOM kills, peak %d MiB, exit code %s" % figures)
     # The premise of this test, measured here, not assumed: on a host where they fit, it shows nothing.
@@ -184,7 +190,7 @@ def test_upstreams_auto_workers_are_oom_killed_and_the_planned_ones_are_not(stan
 
     planned = measure(podman, image, env_file, port, "GUNICORN_WORKERS=%d" % workers)
     print("planned %d workers: %d of %d requests failed, %d OOM kills, peak %d MiB"
-          % (workers, planned["failed"], REQUESTS, planned["oom_kills"], planned["peak_mib"]))
+          % (workers, planned["failed"], planned["requests"], planned["oom_kills"], planned["peak_mib"]))
     assert planned["workers"] == workers
-    assert planned["answers"] == {200: REQUESTS} and planned["failed"] == 0
+    assert set(planned["answers"]) == {200} and planned["failed"] == 0 and planned["requests"] > 100
     assert planned["oom_kills"] == 0 and planned["exit_code"] is None
