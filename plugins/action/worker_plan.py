@@ -27,8 +27,14 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs im
     PlanError,
 )
 
-# Options of the orchestrator targets, left out of the planner's request.
-TARGET_OPTIONS = ("target", "helm_values", "compose_project", "compose_service")
+# Options of this action that are not the planner's: the fleet's and the orchestrator targets'.
+NOT_PLANNER_OPTIONS = ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory", "target",
+                       "helm_values", "compose_project", "compose_service")
+
+
+def planner_request(args):
+    return dict((name, value) for name, value in args.items() if name not in NOT_PLANNER_OPTIONS)
+
 
 ARGUMENT_SPEC = dict(
     capacity=dict(type="dict"),
@@ -80,9 +86,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="capacity is required for target=host: register the result of "
                                            "mcpgateway.tuning.capacity_info for the gateway and pass it")
             return result
-        request = dict((name, value) for name, value in args.items()
-                       if name not in ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory")
-                       + TARGET_OPTIONS)
+        request = planner_request(args)
         host = task_vars.get("inventory_hostname")
         hostvars = task_vars.get("hostvars", {})
         fleet = count_replicas(host, task_vars.get("ansible_play_hosts_all") or [host],
@@ -135,9 +139,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="target=%s renders for upstream's image, which runs Gunicorn only (its "
                                            "Granian script was removed after 1.0.6): use server=gunicorn" % target)
             return result
-        request = dict((name, value) for name, value in args.items()
-                       if name not in ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory")
-                       + TARGET_OPTIONS)
+        request = planner_request(args)
         try:
             found = helm_target(args["helm_values"], args["replicas"]) if target == "helm" else compose_target(
                 args["compose_project"], args["compose_service"], args["replicas"])

@@ -78,8 +78,8 @@ OPERATIONAL_RUNNING = 2
 
 
 def parse_servers_state(text, backend):
-    """`show servers state BACKEND` -> {server: {'admin_state', 'operational'}}: its servers'
-    administrative state (ready, drain or maint) and whether HAProxy sends them traffic."""
+    """`show servers state BACKEND` -> {server: {'admin_state', 'running'}}: its servers'
+    administrative state (ready, drain or maint) and whether HAProxy runs them (their check passes)."""
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and lines[0].startswith("Can't find backend"):
         raise HAProxyError("HAProxy has no backend %s" % backend)

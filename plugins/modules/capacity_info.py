@@ -357,7 +357,8 @@ def main():
     target = "self" if pid is None else pid
     if module.params["container"]:
         container = read_container(module, module.params["container"], module.params["container_engine"])
-        target = container["pid"] if container["running"] and os.path.exists("/proc/%d" % container["pid"]) else None
+        # None when it does not run; detect_capacity reads the host's limits when its process is not here.
+        target = container["pid"]
     if unit:
         properties = read_unit_properties(module, unit)
         main_pid = int(properties.get("MainPID") or 0)

@@ -18,7 +18,7 @@ import math
 import re
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.capacity import cpu_as_int, cpu_ceil
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError, whole_number
 
 HELM_SECTION = "mcpContextForge"
 # charts/mcp-stack/values.yaml of upstream's appVersion 1.0.8, for keys a values file leaves out.
@@ -115,12 +115,6 @@ def _section(values, key, where):
     return section
 
 
-def _whole(name, value):
-    if isinstance(value, bool) or not re.match(r"^[0-9]+$", str(value).strip()) or int(value) < 1:
-        raise PlanError("%s is %r: it must be a whole number of replicas, at least 1" % (name, value))
-    return int(value)
-
-
 def helm_target(values, replicas=None):
     """Capacity, replicas and rollout surge of the gateway pods of upstream's chart, from the values
     the release uses (the chart's defaults fill what they leave out, and say so); replicas, when
@@ -148,13 +142,13 @@ def helm_target(values, replicas=None):
     elif hpa.get("enabled") in (True, "true", "True"):
         if "hpa" not in gateway:
             defaults.append("hpa")
-        replicas = _whole(HELM_SECTION + ".hpa.maxReplicas", hpa.get("maxReplicas"))
+        replicas = whole_number(HELM_SECTION + ".hpa.maxReplicas", hpa.get("maxReplicas"))
         counted = "the autoscaler's maxReplicas %d (%s.hpa): every replica it may start shares the database" % (
             replicas, HELM_SECTION)
     else:
         if "replicaCount" not in gateway:
             defaults.append("replicaCount")
-        replicas = _whole(HELM_SECTION + ".replicaCount", gateway.get("replicaCount", HELM_DEFAULTS["replicaCount"]))
+        replicas = whole_number(HELM_SECTION + ".replicaCount", gateway.get("replicaCount", HELM_DEFAULTS["replicaCount"]))
         counted = "replicaCount %d (the autoscaler is off)" % replicas
     surge = surge_of(replicas, KUBERNETES_DEFAULT_MAX_SURGE)
     reason = "%s, plus %d more during a rolling update (the chart's Deployment keeps Kubernetes' maxSurge of %s)" % (
@@ -210,13 +204,13 @@ def compose_target(project, service, replicas=None):
     if replicas is None:
         replicas_text, note = interpolated(where + ".replicas", deploy.get("replicas", 1))
         assumptions += [note] if note else []
-        replicas = _whole(where + ".replicas", replicas_text)
+        replicas = whole_number(where + ".replicas", replicas_text)
         counted = "deploy.replicas %d of service %s" % (replicas, service)
     else:
         counted = "%d given, for service %s" % (replicas, service)
     update = _section(deploy, "update_config", where)
     # Only a start-first update runs new containers beside the old ones.
-    surge = _whole(where + ".update_config.parallelism", update.get("parallelism", 1)) \
+    surge = whole_number(where + ".update_config.parallelism", update.get("parallelism", 1)) \
         if update.get("order") == "start-first" else 0
     reason = "%s, plus %d during an update (%s)" % (
         counted, surge, "update_config order start-first" if surge else "stop-first: the old ones stop first")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -23,6 +22,7 @@ import threading
 
 import pytest
 
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.load_report import parse_hey
 from conftest import COLLECTIONS_ROOT
 from harness.load_balancer import HAProxy, LoadBalancerError
 from harness.local_gateway import GatewayError, LocalGateway, ansible_environment, find_gateway_python
@@ -91,10 +91,8 @@ class Load:
     def stop(self):
         self.process.send_signal(signal.SIGINT)
         output = self.process.communicate(timeout=60)[0]
-        answers = dict((int(code), int(count)) for code, count in re.findall(r"\[(\d{3})\]\s+(\d+) responses",
-                                                                             output))
-        errors = sum(int(count) for count in re.findall(r"^\s+\[(\d+)\]\s+\w+ \"http", output, re.M))
-        return answers, errors, output
+        report = parse_hey(output)
+        return report["status_codes"], report["errors"], output
 
 
 def rolling_tune_under_load(replicas, balancer, inventory, settings):

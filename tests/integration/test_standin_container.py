@@ -22,6 +22,7 @@ import urllib.request
 
 import pytest
 
+from ansible_collections.mcpgateway.tuning.plugins.module_utils.load_report import parse_hey
 from harness.containers import REPO_ROOT, ContainerError, Podman, build_standin
 from harness.throwaway import LOOPBACK, free_port
 
@@ -134,10 +135,8 @@ def load(port, token):
          "-H", "Content-Type: application/json", "-d", '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
          "http://%s:%d/rpc" % (LOOPBACK, port)], capture_output=True, text=True, timeout=LOAD_SECONDS + 120,
         check=False)
-    answers = dict((int(code), int(count)) for code, count in re.findall(r"\[(\d{3})\]\s+(\d+) responses",
-                                                                         completed.stdout))
-    errors = sum(int(count) for count in re.findall(r"^\s+\[(\d+)\]\s+\w+ \"http", completed.stdout, re.M))
-    return answers, errors
+    report = parse_hey(completed.stdout)
+    return report["status_codes"], report["errors"]
 
 
 def token(podman):

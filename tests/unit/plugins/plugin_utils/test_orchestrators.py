@@ -81,7 +81,7 @@ def test_given_replicas_win_and_the_surge_follows_them():
     ({"mcpContextForge": {"resources": {"limits": {"cpu": "0m", "memory": "1Gi"}}}},
      "mcpContextForge.resources.limits.cpu is '0m': it must be above 0"),
     ({"mcpContextForge": {"hpa": {"enabled": True, "maxReplicas": 0}}},
-     "mcpContextForge.hpa.maxReplicas is 0: it must be a whole number of replicas, at least 1"),
+     "mcpContextForge.hpa.maxReplicas must be at least 1, got 0"),
     ({"mcpContextForge": []}, "helm_values.mcpContextForge is a list, not a mapping"),
     ("values.yaml", "helm_values must be the release's values as a mapping"),
 ])
