@@ -188,10 +188,17 @@ def gateway_pins():
 
 def debian_base(podman, cache):
     """Debian trixie (minbase, from the mirror apt uses) as DEBIAN_BASE in Podman's storage; the
-    tar of its root is kept in cache for the next run. debootstrap needs root."""
-    if subprocess.run(["podman", "image", "exists", DEBIAN_BASE], env=podman.env, check=False).returncode == 0:
-        return
-    archive = os.path.join(cache, "debian-trixie-minbase.tar")
+    tar of its root is kept in cache for the next run. debootstrap needs root. Test workers that
+    ask at once wait on a lock: one makes it."""
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "debian-base.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if subprocess.run(["podman", "image", "exists", DEBIAN_BASE], env=podman.env, check=False).returncode != 0:
+            import_debian_base(podman, os.path.join(cache, "debian-trixie-minbase.tar"), cache)
+
+
+def import_debian_base(podman, archive, cache):
+    """The root of a debootstrap (archive, made first where missing) imported as DEBIAN_BASE."""
     if not os.path.exists(archive):
         if shutil.which("debootstrap") is None:
             raise ContainerError("debootstrap is not installed: apt-get install debootstrap")
@@ -214,6 +221,16 @@ def debian_base(podman, cache):
                                    stdin=handle, env=podman.env, capture_output=True, timeout=300, check=False)
     if completed.returncode != 0:
         raise ContainerError("podman import of the Debian base failed: %s" % completed.stderr.decode()[-2000:])
+
+
+def copy_host_certificates(folder):
+    """The host's extra CAs (of update-ca-certificates) into folder, for a build to reach the
+    package indexes as the host does."""
+    os.makedirs(folder)
+    extra = "/usr/local/share/ca-certificates"
+    for name in os.listdir(extra) if os.path.isdir(extra) else ():
+        if name.endswith(".crt"):
+            shutil.copy2(os.path.join(extra, name), folder)
 
 
 def standin_tag():
@@ -242,12 +259,7 @@ def build_standin(podman, cache):
         try:
             for name in os.listdir(STANDIN_CONTEXT):
                 shutil.copy2(os.path.join(STANDIN_CONTEXT, name), context)
-            certificates = os.path.join(context, "ca-certificates")
-            os.makedirs(certificates)
-            extra = "/usr/local/share/ca-certificates"
-            for name in os.listdir(extra) if os.path.isdir(extra) else ():
-                if name.endswith(".crt"):
-                    shutil.copy2(os.path.join(extra, name), certificates)
+            copy_host_certificates(os.path.join(context, "ca-certificates"))
             pins = gateway_pins()
             completed = subprocess.run(
                 ["podman", "build", "--format", "docker", "--build-arg", "GATEWAY_VERSION=" + pins["gateway"],
