@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The tune playbook against the session's real gateway under supervisord (conftest.py): the plan
-written and served, one restart, idempotence, check mode, the switch of server both ways, and the
+written and served, one restart (or a graceful reload where Gunicorn re-reads the change), idempotence, check mode, the switch of server both ways, and the
 failures: refused before anything changes, or rolled back when the gateway does not come back."""
 
 from __future__ import annotations
@@ -84,6 +84,24 @@ def test_tunes_serves_with_the_plan_and_a_second_run_changes_nothing(gateway, tu
     assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-4000:]
     assert "nothing changed, no restart" in again.stdout
     assert gateway.server_master() == master
+
+
+def test_a_setting_gunicorn_rereads_is_applied_by_a_graceful_reload(gateway, tune):
+    # keepalive lives in gunicorn.conf.py only: Gunicorn re-reads it on SIGHUP, in the same master.
+    master = gateway.server_master()
+    workers_before = children(master)
+    completed = tune({"tune_overrides": {"keepalive": 7}})
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    assert "changed keepalive: " in completed.stdout and " -> 7" in completed.stdout
+    assert "reloaded gracefully (SIGHUP), %d new workers" % len(workers_before) in completed.stdout
+    assert "why a reload: only keepalive of gunicorn.conf.py changed" in completed.stdout
+    assert gateway.server_master() == master
+    workers_after = children(master)
+    assert len(workers_after) == len(workers_before) and set(workers_after).isdisjoint(workers_before)
+    assert gateway.request("/ready")[0] == 200
+    assert no_backup_left(gateway)
+    again = tune({"tune_overrides": {"keepalive": 7}})
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-4000:]
 
 
 def test_check_mode_shows_what_would_change_and_touches_nothing(gateway, tune):
