@@ -33,6 +33,7 @@ help:
 	@echo "make integration  integration tests against real Redis and PostgreSQL"
 	@echo "make molecule     Molecule scenarios on real systemd test machines (root)"
 	@echo "make benchmark    the performance suite on the test machines (root, on demand; writes benchmarks/results)"
+	@echo "make rollout-benchmark  rolling tunes under load behind HAProxy, drained or not (on demand)"
 	@echo "make clean        remove .venv and .build"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -105,6 +106,12 @@ benchmark: venv system-packages $(COLLECTION_LINK)
 	MCPGW_BENCHMARK_REPORTS=$(BENCHMARK_REPORTS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections \
 		$(VENV_BIN)/molecule test -s performance
 	PYTHONPATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/python benchmarks/table.py $(BENCHMARK_REPORTS)
+
+# Rolling tunes under load behind HAProxy: restarts and reloads, drained or not (on demand, about 25 minutes;
+# writes benchmarks/results/rollout-*.json and its section of docs/performance.md).
+.PHONY: rollout-benchmark
+rollout-benchmark: venv system-packages $(COLLECTION_LINK)
+	$(VENV_BIN)/python benchmarks/rollout.py --collections $(CURDIR)/$(BUILD)/collections
 
 .PHONY: molecule
 molecule: venv system-packages $(COLLECTION_LINK)

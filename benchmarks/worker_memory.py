@@ -33,9 +33,10 @@ import threading
 import time
 import urllib.request
 
+from performance_page import replace_section  # benchmarks/, the folder of this script
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_GATEWAY = os.path.join(REPO_ROOT, ".build", "demo", "gateway")
-PERFORMANCE_PAGE = os.path.join(REPO_ROOT, "docs", "performance.md")
 SECTION_START, SECTION_END = "<!-- worker-memory:start -->", "<!-- worker-memory:end -->"
 KIB = 1024
 ENV_LINE = re.compile(r"^([A-Z_][A-Z0-9_]*)='(.*)'$")
@@ -271,17 +272,6 @@ def section(results):
     return "\n".join(lines)
 
 
-def write_section(text):
-    with open(PERFORMANCE_PAGE) as handle:
-        page = handle.read()
-    if SECTION_START in page:
-        page = page[:page.index(SECTION_START)] + text + page[page.index(SECTION_END) + len(SECTION_END):]
-    else:
-        page = page.rstrip("\n") + "\n\n## Worker memory\n\n" + text + "\n"
-    with open(PERFORMANCE_PAGE, "w") as handle:
-        handle.write(page)
-
-
 def planner_defaults():
     """The planner's default memory figures for Gunicorn, from the collection itself."""
     # sizing_inputs.py imports nothing of the collection: it loads from its file.
@@ -319,7 +309,7 @@ def main(argv):
     path = os.path.join(REPO_ROOT, "benchmarks", "results", "worker-memory-%s.json" % results["date"])
     with open(path, "w") as handle:
         json.dump(results, handle, indent=1)
-    write_section(section(results))
+    replace_section(section(results), SECTION_START, SECTION_END, "Worker memory")
     print(section(results))
 
 
