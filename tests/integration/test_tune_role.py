@@ -93,7 +93,8 @@ def test_a_setting_gunicorn_rereads_is_applied_by_a_graceful_reload(gateway, tun
     completed = tune({"tune_overrides": {"keepalive": 7}})
     assert completed.returncode == 0, completed.stdout[-4000:]
     assert "changed keepalive: " in completed.stdout and " -> 7" in completed.stdout
-    assert "reloaded gracefully (SIGHUP), %d new workers" % len(workers_before) in completed.stdout
+    assert "reloaded gracefully (SIGHUP): %d worker%s on the new settings, the old ones gone" % (
+        len(workers_before), "" if len(workers_before) == 1 else "s") in completed.stdout
     assert "why a reload: only keepalive of gunicorn.conf.py changed" in completed.stdout
     assert gateway.server_master() == master
     workers_after = children(master)
