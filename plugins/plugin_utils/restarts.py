@@ -51,7 +51,7 @@ def apply_method(written, gunicorn_config, server, previous_server, changes, all
 
 def server_workers(ps_text, main_pid):
     """The PIDs of the workers of the Gunicorn master that main_pid is, or starts (a supervising
-    script's child), from `ps -e -o pid=,ppid=,args=`: the master's children that run its command
+    script's child), from `ps -ww -e -o pid=,ppid=,args=`: the master's children that run its command
     line, as a worker forked from it does, or that setproctitle names "gunicorn: worker"; what a
     worker starts in turn is not a worker."""
     processes = []
