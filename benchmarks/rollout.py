@@ -72,7 +72,7 @@ def summarize(rows):
 
 
 def order(rounds):
-    """(round, rollout kind) in the order they run: both kinds each round, in turns."""
+    """(round, rollout kind) in the order they run: every kind each round, even rounds in the reverse order."""
     return [(number, kind) for number in range(1, rounds + 1)
             for kind in (ROLLOUTS if number % 2 else tuple(reversed(ROLLOUTS)))]
 
