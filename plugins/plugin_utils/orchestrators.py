@@ -79,7 +79,7 @@ def compose_memory(name, value):
     text = str(value).strip()
     match = re.match(r"^%s([a-zA-Z]*)$" % NUMBER, text)
     if isinstance(value, bool) or not match or match.group(2).lower() not in COMPOSE_MEMORY_UNITS:
-        raise PlanError("%s is %r, not a Compose memory size such as 1G or 512M" % (name, value))
+        raise PlanError("%s is %r, not a memory size such as 1G or 512M (binary, as Docker and Podman read them)" % (name, value))
     return int(_positive(name, float(match.group(1)) * COMPOSE_MEMORY_UNITS[match.group(2).lower()], value))
 
 

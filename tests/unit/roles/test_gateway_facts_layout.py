@@ -31,7 +31,8 @@ def resolved(variables):
 def test_the_assumed_layout_is_the_gateway_roles_default_install():
     gateway = resolved(dict(load("gateway", "defaults"), **load("gateway", "vars")))
     record_template = load("gateway", "vars")["gateway_install_record"]
-    record = {key: jinja2.Template(value).render(gateway) for key, value in record_template.items()}
+    # Read back as Ansible reads a template's result: "{}" is a mapping.
+    record = {key: yaml.safe_load(jinja2.Template(value).render(gateway)) for key, value in record_template.items()}
     layout = load("gateway_facts", "defaults")["gateway_facts_layout"]
     assert set(layout) == set(record)
     # The version is unknown without a record; every path and name is the gateway role's default.

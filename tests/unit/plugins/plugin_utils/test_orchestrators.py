@@ -129,7 +129,7 @@ def test_a_start_first_update_surges_by_its_parallelism():
     (compose_file(replicas="${GATEWAY_REPLICAS}"), "gateway",
      r"services.gateway.deploy.replicas is \$\{GATEWAY_REPLICAS\}, a variable without a default"),
     (compose_file(resources={"limits": {"cpus": "2", "memory": "1Q"}}), "gateway",
-     "services.gateway.deploy.resources.limits.memory is '1Q', not a Compose memory size"),
+     "services.gateway.deploy.resources.limits.memory is '1Q', not a memory size"),
 ])
 def test_compose_files_that_cannot_be_planned_are_named(project, service, message):
     with pytest.raises(PlanError, match=message):

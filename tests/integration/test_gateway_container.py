@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gateway role with gateway_service_manager container, on real Podman and the tests' stand-in
+of upstream's image (tests/harness/standin): the install playbook runs the container with its limits
+and environment file, a second run changes nothing, the restart policy brings a killed container
+back, bad input fails before the serving container is touched, and a new definition that never gets
+ready is rolled back to the container that served."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import COLLECTIONS_ROOT, recap
+from harness.containers import REPO_ROOT, ContainerError, Podman, build_standin
+from harness.local_gateway import ansible_environment
+from harness.throwaway import LOOPBACK, free_port
+
+CACHE = os.path.join(REPO_ROOT, ".build", "containers")
+NAME = "mcpgw-role-gateway"
+
+
+class ContainerHost:
+    """The install playbook against this machine, with the gateway as a container of the stand-in."""
+
+    def __init__(self, podman, image, folder):
+        self.podman = podman
+        self.folder = folder
+        self.port = free_port()
+        self.config_dir = os.path.join(folder, "etc")
+        self.role_vars = {
+            "gateway_service_manager": "container", "gateway_container_engine": "podman",
+            "gateway_container_image": image, "gateway_container_name": NAME,
+            "gateway_container_cpus": "1.5", "gateway_container_memory": "1g",
+            "gateway_container_engine_environment": {"CONTAINERS_CONF": podman.env["CONTAINERS_CONF"],
+                                                     "CONTAINERS_STORAGE_CONF": podman.env["CONTAINERS_STORAGE_CONF"]},
+            "gateway_config_dir": self.config_dir, "gateway_env_file": os.path.join(self.config_dir, "mcpgateway.env"),
+            "gateway_host": LOOPBACK, "gateway_port": self.port, "gateway_ready_timeout": 120,
+            "mcpgateway_fact_dir": os.path.join(folder, "facts.d"),
+            # Two workers fit the 1 GiB (upstream's auto would start 2 x nproc + 1).
+            "gateway_extra_env": {"GUNICORN_WORKERS": "2", "RATE_LIMITING_ENABLED": "false",
+                                  "MCPGATEWAY_UI_ENABLED": "false"},
+        }
+        self.inventory = os.path.join(folder, "inventory.yml")
+        with open(self.inventory, "w") as handle:
+            handle.write("mcpgateway:\n  hosts:\n    local-gateway:\n      ansible_connection: local\n"
+                         "      ansible_python_interpreter: %s\n" % sys.executable)
+
+    def install(self, *options, **overrides):
+        variables = dict(self.role_vars, **overrides)
+        path = os.path.join(self.folder, "vars.json")
+        with open(path, "w") as handle:
+            json.dump(variables, handle)
+        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory,
+                   "-e", "@" + path, *options, "mcpgateway.tuning.install"]
+        return subprocess.run(command, env=ansible_environment(COLLECTIONS_ROOT), capture_output=True, text=True,
+                              timeout=900, check=False)
+
+    def inspect(self):
+        return json.loads(self.podman.command("container", "inspect", NAME))[0]
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen("http://%s:%d/ready" % (LOOPBACK, self.port), timeout=5) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready():
+                return True
+            time.sleep(1)
+        return False
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("building the stand-in image needs root (debootstrap)")
+    try:
+        podman = Podman(storage=os.path.join(CACHE, "podman"))
+        image = build_standin(podman, CACHE)
+    except ContainerError as reason:
+        pytest.skip(str(reason))
+    podman.containers = [NAME, NAME + "-next", NAME + "-previous"]
+    yield ContainerHost(podman, image, str(tmp_path_factory.mktemp("container-gateway")))
+    podman.remove_containers()
+    podman.command("volume", "rm", "-f", NAME + "-data", check=False)
+    podman.stop()
+
+
+def test_runs_the_container_with_its_limits_and_a_second_run_changes_nothing(host):
+    first = host.install()
+    assert first.returncode == 0, first.stdout[-5000:]
+    assert host.ready()
+    container = host.inspect()
+    config, limits = container["Config"], container["HostConfig"]
+    assert limits["NanoCpus"] == 1500000000 and limits["Memory"] == 1024 ** 3
+    assert limits["RestartPolicy"]["Name"] == "always"
+    assert re.match(r"^[0-9a-f]{16}$", config["Labels"]["io.mcpgateway.tuning.definition"])
+    assert any(mount["Name"] == NAME + "-data" and mount["Destination"] == "/app/data" for mount in container["Mounts"])
+    # The environment file as engines read it: 0600, no quotes, the secrets generated once and never printed.
+    env_file = host.role_vars["gateway_env_file"]
+    assert os.stat(env_file).st_mode & 0o777 == 0o600
+    with open(env_file) as handle:
+        environment = dict(line.split("=", 1) for line in handle.read().splitlines())
+    assert environment["HOST"] == "0.0.0.0" and environment["PORT"] == "4444"
+    assert environment["DATABASE_URL"] == "sqlite:////app/data/mcp.db" and environment["GUNICORN_WORKERS"] == "2"
+    assert len(environment["JWT_SECRET_KEY"]) == 43 and environment["JWT_SECRET_KEY"] not in first.stdout
+    assert "JWT_SECRET_KEY=%s" % environment["JWT_SECRET_KEY"] in config["Env"]
+    assert not os.path.exists(env_file + ".next")
+    # The record the other roles read names the container.
+    with open(os.path.join(host.role_vars["mcpgateway_fact_dir"], "mcpgateway.fact")) as handle:
+        record = json.load(handle)
+    assert record["service_manager"] == "container"
+    assert record["container"] == {"engine": "podman", "name": NAME, "image": host.role_vars["gateway_container_image"]}
+
+    second = host.install()
+    assert second.returncode == 0 and recap(second)["changed"] == 0, second.stdout[-5000:]
+    assert host.inspect()["Id"] == container["Id"]
+
+
+def test_check_mode_reports_a_new_definition_and_changes_nothing(host):
+    before = host.inspect()
+    with open(host.role_vars["gateway_env_file"]) as handle:
+        env_before = handle.read()
+    checked = host.install("--check", gateway_container_memory="2g")
+    assert checked.returncode == 0 and recap(checked)["changed"] >= 1, checked.stdout[-4000:]
+    assert host.inspect()["Id"] == before["Id"] and host.inspect()["HostConfig"]["Memory"] == 1024 ** 3
+    with open(host.role_vars["gateway_env_file"]) as handle:
+        assert handle.read() == env_before
+    assert not os.path.exists(host.role_vars["gateway_env_file"] + ".next")
+
+
+def test_the_restart_policy_brings_a_killed_container_back(host):
+    before = host.inspect()["State"]
+    os.kill(before["Pid"], signal.SIGKILL)
+    # Its orphaned workers may answer for a moment: wait for the new main process first.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and host.inspect()["State"]["Pid"] in (before["Pid"], 0):
+        time.sleep(0.5)
+    after = host.inspect()["State"]
+    assert after["Running"] and after["Pid"] not in (before["Pid"], 0)
+    assert host.wait_ready(90)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"gateway_container_memory": "256m"},
+     "gateway_container_memory is '256m' (256 MiB): below the 596 MiB one worker and its master need"),
+    ({"gateway_container_cpus": "-1"}, "gateway_container_cpus is '-1', not a number of CPUs such as 1.5"),
+    ({"gateway_extra_env": {"BAD NAME": "x"}}, "'BAD NAME' is not an environment variable's name"),
+    ({"gateway_container_image": "localhost/mcpgw-no-such-image:1"},
+     "The image localhost/mcpgw-no-such-image:1 is not on this host and podman could not pull it"),
+    ({"gateway_container_engine_environment": {"PATH": "/nonexistent"}},
+     "gateway_container_engine is podman, and \"podman version\" fails on this host"),
+    ({"gateway_port": 70000}, "podman refused to create the container"),
+])
+def test_bad_input_fails_before_the_serving_container_is_touched(host, overrides, message):
+    before = host.inspect()
+    with open(host.role_vars["gateway_env_file"]) as handle:
+        env_before = handle.read()
+    completed = host.install(**overrides)
+    assert completed.returncode != 0
+    assert message in completed.stdout, completed.stdout[-4000:]
+    after = host.inspect()
+    assert after["Id"] == before["Id"] and after["State"]["Pid"] == before["State"]["Pid"]
+    with open(host.role_vars["gateway_env_file"]) as handle:
+        assert handle.read() == env_before
+    assert host.ready()
+
+
+def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
+    before = host.inspect()
+    # A database nothing listens on: the new container starts, and never answers /ready.
+    completed = host.install(gateway_database_url="postgresql+psycopg://mcp:x@%s:%d/mcp" % (LOOPBACK, free_port()),
+                             gateway_ready_timeout=12)
+    assert completed.returncode != 0
+    assert "did not answer /ready" in completed.stdout and "The previous container is back and ready." \
+        in completed.stdout, completed.stdout[-5000:]
+    after = host.inspect()
+    assert after["Id"] == before["Id"] and after["Name"] == NAME and after["State"]["Running"]
+    assert host.ready()
+    names = host.podman.command("ps", "--all", "--format", "{{.Names}}").split()
+    assert NAME + "-next" not in names and NAME + "-previous" not in names
+    assert not os.path.exists(host.role_vars["gateway_env_file"] + ".next")
+
+    # A change that works replaces the container, and the next run leaves it.
+    changed = host.install(gateway_container_cpus="1")
+    assert changed.returncode == 0, changed.stdout[-5000:]
+    replaced = host.inspect()
+    assert replaced["Id"] != before["Id"] and replaced["HostConfig"]["NanoCpus"] == 1000000000
+    assert host.ready()

@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""containers: the gateway container's limits, environment file and create command."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.containers import (
+    container_limits,
+    create_command,
+    env_file_text,
+    minimum_memory_mib,
+)
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError
+
+NO_LIMITS = {"cpus": None, "memory_bytes": None}
+
+
+def command(**changes):
+    arguments = dict(engine="podman", name="gw-next", image="ghcr.io/ibm/mcp-context-forge:1.1.0",
+                     env_file="/etc/mcpgateway/mcpgateway.env.next", env_text="CACHE_TYPE=redis\n", host="127.0.0.1",
+                     port=4444, volume="gw-data", limits={"cpus": 1.5, "memory_bytes": 1024 ** 3})
+    arguments.update(changes)
+    return create_command(**arguments)
+
+
+def test_limits_read_the_engines_units_and_empty_or_0_is_none():
+    assert container_limits("", "") == NO_LIMITS and container_limits("0", 0) == NO_LIMITS
+    assert container_limits("1.5", "1g") == {"cpus": 1.5, "memory_bytes": 1024 ** 3}
+    assert container_limits(2, "768m") == {"cpus": 2.0, "memory_bytes": 768 * 1024 ** 2}
+
+
+@pytest.mark.parametrize("cpus, memory, message", [
+    ("-1", "", "gateway_container_cpus is '-1', not a number of CPUs such as 1.5"),
+    ("two", "", "gateway_container_cpus is 'two', not a number of CPUs"),
+    ("", "1q", "gateway_container_memory is '1q', not a memory size such as 1G or 512M"),
+    ("", "512m", "gateway_container_memory is '512m' (512 MiB): below the 596 MiB one worker and its master need "
+                 "(the planner's 256 MiB base and 340 MiB per worker), the container would be OOM-killed as it starts: "
+                 "give at least 596m, or leave it empty for no limit"),
+])
+def test_bad_limits_name_the_setting_and_the_fix(cpus, memory, message):
+    with pytest.raises(PlanError) as raised:
+        container_limits(cpus, memory)
+    assert str(raised.value).startswith(message)
+
+
+def test_the_smallest_memory_limit_is_one_worker_and_its_master():
+    assert minimum_memory_mib() == 596
+    assert container_limits("", "596m")["memory_bytes"] == 596 * 1024 ** 2
+
+
+def test_the_env_file_is_sorted_unquoted_and_literal():
+    assert env_file_text({"PORT": 4444, "AUTH_REQUIRED": True, "DATABASE_URL": "postgresql://u:p@db/mcp?x='1'",
+                          "EMPTY": ""}) == (
+        "AUTH_REQUIRED=true\nDATABASE_URL=postgresql://u:p@db/mcp?x='1'\nEMPTY=\nPORT=4444\n")
+
+
+def test_what_an_env_file_cannot_hold_is_named_without_its_value():
+    with pytest.raises(PlanError) as raised:
+        env_file_text({"JWT_SECRET_KEY": "first-line\nsecond-line"})
+    assert str(raised.value) == ("the value of JWT_SECRET_KEY holds a line break or a NUL, which an engine's "
+                                 "--env-file cannot carry: give it on one line")
+    assert "first-line" not in str(raised.value)
+    with pytest.raises(PlanError, match="'1ST' is not an environment variable's name"):
+        env_file_text({"1ST": "x"})
+
+
+def test_the_create_command_publishes_mounts_and_limits():
+    created = command()
+    assert created["argv"] == [
+        "podman", "create", "--name", "gw-next", "--label", "io.mcpgateway.tuning.definition=" + created["definition"],
+        "--env-file", "/etc/mcpgateway/mcpgateway.env.next", "--publish", "127.0.0.1:4444:4444",
+        "--volume", "gw-data:/app/data", "--restart", "always", "--cpus", "1.5", "--memory", "1073741824b",
+        "ghcr.io/ibm/mcp-context-forge:1.1.0"]
+    assert "--cpus" not in command(limits=NO_LIMITS)["argv"] and "--memory" not in command(limits=NO_LIMITS)["argv"]
+
+
+def test_the_definition_changes_with_what_the_container_runs_and_only_with_that():
+    definition = command()["definition"]
+    # The name and the env file's path are not what runs: a renamed container is the same one.
+    assert command(name="gw", env_file="/elsewhere.env")["definition"] == definition
+    for change in ({"env_text": "CACHE_TYPE=database\n"}, {"image": "localhost/other:1"}, {"port": 4445},
+                   {"host": "0.0.0.0"}, {"volume": "other"}, {"engine": "docker"},
+                   {"limits": {"cpus": 1.0, "memory_bytes": 1024 ** 3}}, {"limits": NO_LIMITS}):
+        assert command(**change)["definition"] != definition, change
