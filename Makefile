@@ -85,9 +85,11 @@ units: venv collection-copy
 # Two workers, each running whole files (loadfile): a module's fixtures (its servers, the tune and
 # benchmark tests' state of the gateway) are set up once, and its tests run in order. Each worker
 # installs a gateway of its own (the session's, conftest.py). pytest 9 ignores the node IDs that
-# xdist's loadgroup rewrites: groups by marker would be spread over both workers.
+# xdist's loadgroup rewrites: groups by marker would be spread over both workers. The longest files
+# start first (tests/integration/conftest.py), not the files with the most tests (xdist's default).
 integration: venv system-packages
-	$(VENV_BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile --durations 15 tests/integration
+	$(VENV_BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations 30 \
+		tests/integration
 
 # Molecule scenarios on real systemd machines (systemd-nspawn over an overlay of this host, one
 # loopback address each): they mount, boot and make cgroups, so they need root. The loop below can
