@@ -17,9 +17,10 @@ from conftest import recap
 
 pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed (apt-get install hey)")
 
-# Three runs, for a median: the role's path and report, not figures (each playbook task costs about
-# a quarter of a second here, and each request of one worker about a twentieth).
-SMALL_BENCHMARK = {"benchmark_runs": 3, "benchmark_requests": 60, "benchmark_concurrency": 10,
+# Three runs, for a median: the role's path and report, not figures. 100 requests a run, the fewest
+# for which hey reports a p99 (each playbook task costs about a quarter of a second here, and each
+# request of one worker about a twentieth).
+SMALL_BENCHMARK = {"benchmark_runs": 3, "benchmark_requests": 100, "benchmark_concurrency": 10,
                    "benchmark_warmup_requests": 30}
 # The load must measure the gateway, not its rate limiter.
 NO_RATE_LIMIT = {"tune_extra_env": {"RATE_LIMITING_ENABLED": "false"}}
@@ -58,7 +59,7 @@ def test_site_reports_before_and_after_with_what_changed(gateway, site):
     for phase in (before, after):
         assert phase["valid"] and phase["runs"] == 3 and len(phase["requests_per_second_runs"]) == 3
         assert phase["requests_per_second"] > 0 and phase["p99_ms"] > 0
-        assert phase["status_codes"] == {"200": 180} and phase["errors"] == 0
+        assert phase["status_codes"] == {"200": 300} and phase["errors"] == 0
         # Rounds of 30 requests until one is no faster than the one before, 5 at most (the role's default).
         warmup = phase["warmup"]
         assert 2 <= warmup["rounds"] <= 5 and warmup["requests"] == 30 * warmup["rounds"]
@@ -106,7 +107,7 @@ def test_interleaved_rounds_measure_before_and_after_again_and_leave_the_tuning(
     config = os.path.join(gateway.config_dir, "gunicorn.conf.py")
     with open(config) as handle:
         workers_before = re.search(r"^workers = (\d+)$", handle.read(), re.M).group(1)
-    completed, reports = site({"tune_workers": 2, "benchmark_runs": 1, "benchmark_requests": 60,
+    completed, reports = site({"tune_workers": 2, "benchmark_runs": 1, "benchmark_requests": 100,
                                "benchmark_warmup_rounds": 2, "benchmark_interleave": True,
                                "benchmark_interleave_rounds": 2})
     assert completed.returncode == 0, completed.stdout[-4000:]
@@ -115,7 +116,7 @@ def test_interleaved_rounds_measure_before_and_after_again_and_leave_the_tuning(
     # Two rounds of one run each: A B, then B A.
     for name in ("before", "after"):
         phase = report["phases"][name]
-        assert phase["runs"] == 2 and phase["requests"] == 120 and phase["status_codes"] == {"200": 120}
+        assert phase["runs"] == 2 and phase["requests"] == 200 and phase["status_codes"] == {"200": 200}
         assert phase["peak_memory_mib"] > 50 and phase["oom_kills"] == 0
     assert report["comparison"]["verdict"] in ("better", "no measurable change", "worse")
     # Switched to the files from before the tuning for round 2's A, then back to the tuned ones.

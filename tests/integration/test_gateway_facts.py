@@ -33,7 +33,7 @@ SHOW_PLAYBOOK = """\
 LAYOUT = {
     "version": "", "home": "/opt/mcpgateway", "venv": "/opt/mcpgateway/venv", "config_dir": "/etc/mcpgateway",
     "env_file": "/etc/mcpgateway/mcpgateway.env", "state_dir": "/var/lib/mcpgateway", "service_name": "mcpgateway",
-    "service_manager": "systemd", "user": "mcpgateway", "group": "mcpgateway",
+    "service_manager": "systemd", "user": "mcpgateway", "group": "mcpgateway", "container": {},
 }
 
 

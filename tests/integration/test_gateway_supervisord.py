@@ -47,7 +47,7 @@ def test_first_run_records_where_the_gateway_lives(gateway):
     assert record == {
         "version": "1.1.0", "home": gateway.folder, "venv": gateway.venv, "config_dir": gateway.config_dir,
         "env_file": gateway.env_file, "state_dir": gateway.state_dir, "service_name": "mcpgateway",
-        "service_manager": "supervisord", "user": gateway.account, "group": gateway.group,
+        "service_manager": "supervisord", "user": gateway.account, "group": gateway.group, "container": {},
     }
     # Paths and names only: no URL, password or secret.
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"
