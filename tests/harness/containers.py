@@ -142,10 +142,16 @@ class Podman(Engine):
 
 
 class Docker(Engine):
+    """A dockerd of its own, on a socket in its folder, stopped by its PID. Without networks by
+    default; with networks, the default bridge and docker-proxy publish ports (still no iptables
+    rules on the host)."""
+
     name = "docker"
 
-    def __init__(self):
+    def __init__(self, networks=False):
         super().__init__()
+        # dockerd makes the bridge docker0 and leaves it: removed at the end when this made it.
+        self.made_bridge = networks and not os.path.exists("/sys/class/net/docker0")
         dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
         if not os.path.exists(dockerd) or shutil.which("docker") is None:
             raise ContainerError("dockerd is not installed: apt-get install docker.io")
@@ -156,7 +162,8 @@ class Docker(Engine):
             self.daemon = subprocess.Popen(  # pylint: disable=consider-using-with
                 [dockerd, "--data-root", os.path.join(self.folder, "data"), "--exec-root",
                  os.path.join(self.folder, "exec"), "--pidfile", os.path.join(self.folder, "dockerd.pid"),
-                 "--host", self.env["DOCKER_HOST"], "--bridge", "none", "--iptables=false", "--ip6tables=false",
+                 "--host", self.env["DOCKER_HOST"], *([] if networks else ["--bridge", "none"]),
+                 "--iptables=false", "--ip6tables=false",
                  "--containerd-namespace", "mcpgw-test", "--containerd-plugins-namespace", "mcpgw-test-plugins"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -172,7 +179,22 @@ class Docker(Engine):
             self.remove_containers()
             self.command("image", "rm", "-f", self.image, check=False)
             stop_process(self.daemon, timeout=60)
+        if self.made_bridge:
+            subprocess.run(["ip", "link", "delete", "docker0"], capture_output=True, timeout=30, check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def copy_image(source, target, image):
+    """image from one engine's storage into the other's (docker-archive through a pipe)."""
+    save = [source.name, "save"] + (["--format", "docker-archive"] if source.name == "podman" else []) + [image]
+    with subprocess.Popen(save, env=source.env, stdout=subprocess.PIPE) as saved:
+        loaded = subprocess.run([target.name, "load"], env=target.env, stdin=saved.stdout, capture_output=True,
+                                timeout=600, check=False)
+        saved.stdout.close()
+        saved_status = saved.wait(timeout=60)
+    if saved_status != 0 or loaded.returncode != 0:
+        problem = loaded.stderr.decode(errors="replace")[-2000:]
+        raise ContainerError("%s could not load %s from %s: %s" % (target.name, image, source.name, problem))
 
 
 def gateway_pins():

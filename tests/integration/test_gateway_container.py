@@ -4,7 +4,8 @@
 of upstream's image (tests/harness/standin): the install playbook runs the container with its limits
 and environment file, a second run changes nothing, the restart policy brings a killed container
 back, bad input fails before the serving container is touched, and a new definition that never gets
-ready is rolled back to the container that served."""
+ready is rolled back to the container that served. Then the same install with Docker (a dockerd of
+the test's own): limits, idempotence, and its daemon bringing a killed container back."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import urllib.request
 import pytest
 
 from conftest import COLLECTIONS_ROOT, recap
-from harness.containers import REPO_ROOT, ContainerError, Podman, build_standin
+from harness.containers import REPO_ROOT, ContainerError, Docker, Podman, build_standin, copy_image
 from harness.local_gateway import ansible_environment
 from harness.throwaway import LOOPBACK, free_port
 
@@ -29,19 +30,22 @@ NAME = "mcpgw-role-gateway"
 
 
 class ContainerHost:
-    """The install playbook against this machine, with the gateway as a container of the stand-in."""
+    """The install playbook against this machine, with the gateway as a container of the stand-in
+    run by engine (harness.containers.Podman or Docker)."""
 
-    def __init__(self, podman, image, folder):
-        self.podman = podman
+    def __init__(self, engine, image, folder):
+        self.engine = engine
+        self.image = image
         self.folder = folder
         self.port = free_port()
         self.config_dir = os.path.join(folder, "etc")
         self.role_vars = {
-            "gateway_service_manager": "container", "gateway_container_engine": "podman",
+            "gateway_service_manager": "container", "gateway_container_engine": engine.name,
             "gateway_container_image": image, "gateway_container_name": NAME,
             "gateway_container_cpus": "1.5", "gateway_container_memory": "1g",
-            "gateway_container_engine_environment": {"CONTAINERS_CONF": podman.env["CONTAINERS_CONF"],
-                                                     "CONTAINERS_STORAGE_CONF": podman.env["CONTAINERS_STORAGE_CONF"]},
+            "gateway_container_engine_environment": dict(
+                (variable, engine.env[variable]) for variable in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "DOCKER_HOST")
+                if variable in engine.env),
             "gateway_config_dir": self.config_dir, "gateway_env_file": os.path.join(self.config_dir, "mcpgateway.env"),
             "gateway_host": LOOPBACK, "gateway_port": self.port, "gateway_ready_timeout": 120,
             "mcpgateway_fact_dir": os.path.join(folder, "facts.d"),
@@ -65,7 +69,7 @@ class ContainerHost:
                               timeout=900, check=False)
 
     def inspect(self):
-        return json.loads(self.podman.command("container", "inspect", NAME))[0]
+        return json.loads(self.engine.command("container", "inspect", NAME))[0]
 
     def ready(self):
         try:
@@ -190,7 +194,7 @@ def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
     after = host.inspect()
     assert after["Id"] == before["Id"] and after["Name"] == NAME and after["State"]["Running"]
     assert host.ready()
-    names = host.podman.command("ps", "--all", "--format", "{{.Names}}").split()
+    names = host.engine.command("ps", "--all", "--format", "{{.Names}}").split()
     assert NAME + "-next" not in names and NAME + "-previous" not in names
     assert not os.path.exists(host.role_vars["gateway_env_file"] + ".next")
 
@@ -200,3 +204,39 @@ def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
     replaced = host.inspect()
     assert replaced["Id"] != before["Id"] and replaced["HostConfig"]["NanoCpus"] == 1000000000
     assert host.ready()
+
+
+@pytest.fixture(scope="module")
+def docker_host(host, tmp_path_factory):
+    """The same, with Docker: a dockerd of the test's own (its default bridge publishes the port,
+    without iptables rules), the stand-in loaded from Podman."""
+    try:
+        docker = Docker(networks=True)
+    except ContainerError as reason:
+        pytest.skip(str(reason))
+    try:
+        copy_image(host.engine, docker, host.image)
+        docker.containers = [NAME, NAME + "-next", NAME + "-previous"]
+        yield ContainerHost(docker, host.image, str(tmp_path_factory.mktemp("docker-gateway")))
+    finally:
+        docker.stop()
+
+
+def test_docker_runs_it_the_same_way_and_its_daemon_brings_it_back(docker_host):
+    first = docker_host.install()
+    assert first.returncode == 0, first.stdout[-5000:]
+    assert docker_host.ready()
+    container = docker_host.inspect()
+    assert container["HostConfig"]["NanoCpus"] == 1500000000 and container["HostConfig"]["Memory"] == 1024 ** 3
+    assert container["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    second = docker_host.install()
+    assert second.returncode == 0 and recap(second)["changed"] == 0, second.stdout[-5000:]
+    assert docker_host.inspect()["Id"] == container["Id"]
+
+    before = docker_host.inspect()["State"]
+    os.kill(before["Pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and docker_host.inspect()["State"]["Pid"] in (before["Pid"], 0):
+        time.sleep(0.5)
+    assert docker_host.inspect()["State"]["Pid"] not in (before["Pid"], 0)
+    assert docker_host.wait_ready(90)
