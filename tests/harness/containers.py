@@ -32,6 +32,8 @@ BUSYBOX_COMMANDS = ("sh", "sleep", "cat", "nproc")
 HARNESS = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HARNESS))
 STANDIN_CONTEXT = os.path.join(HARNESS, "standin")
+# Built images and the Debian base, kept between runs.
+CACHE = os.path.join(REPO_ROOT, ".build", "containers")
 DEBIAN_BASE = "localhost/mcpgw-test-debian:trixie"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
@@ -293,3 +295,12 @@ def build_standin(podman, cache):
         finally:
             shutil.rmtree(context, ignore_errors=True)
     return tag
+
+
+def standin_podman():
+    """(Podman on the tests' kept storage, the stand-in image's tag), built on the first call of a
+    run. Raises ContainerError when it cannot be: without root (debootstrap), or without Podman."""
+    if os.geteuid() != 0:
+        raise ContainerError("building the stand-in image needs root (debootstrap)")
+    podman = Podman(storage=os.path.join(CACHE, "podman"))
+    return podman, build_standin(podman, CACHE)

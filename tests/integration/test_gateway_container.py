@@ -21,11 +21,10 @@ import urllib.request
 import pytest
 
 from conftest import COLLECTIONS_ROOT, recap
-from harness.containers import REPO_ROOT, ContainerError, Docker, Podman, build_standin, copy_image
+from harness.containers import ContainerError, Docker, copy_image, standin_podman
 from harness.local_gateway import ansible_environment
 from harness.throwaway import LOOPBACK, free_port
 
-CACHE = os.path.join(REPO_ROOT, ".build", "containers")
 NAME = "mcpgw-role-gateway"
 
 
@@ -89,11 +88,8 @@ class ContainerHost:
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("building the stand-in image needs root (debootstrap)")
     try:
-        podman = Podman(storage=os.path.join(CACHE, "podman"))
-        image = build_standin(podman, CACHE)
+        podman, image = standin_podman()
     except ContainerError as reason:
         pytest.skip(str(reason))
     podman.containers = [NAME, NAME + "-next", NAME + "-previous"]

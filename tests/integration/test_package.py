@@ -22,13 +22,12 @@ import pytest
 import yaml
 
 from conftest import PG_DATABASE, PG_MAX_CONNECTIONS, PG_ROLE, PG_ROLE_PASSWORD, REDIS_MAXCLIENTS, REDIS_PASSWORD
-from harness.containers import DEBIAN_BASE, ContainerError, Podman, copy_host_certificates, debian_base
+from harness.containers import CACHE, DEBIAN_BASE, ContainerError, Podman, copy_host_certificates, debian_base
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 LEFT_OUT = ("benchmarks/", "molecule/", "tools/", "tests/integration/", "tests/harness/", "tests/unit/benchmarks/",
             ".hypothesis/", ".pytest_cache/", "Makefile", "requirements-dev.txt")
-CACHE = os.path.join(REPO_ROOT, ".build", "containers")
 EE_TAG = "localhost/mcpgw-test-ee:1"
 # The size the README states for the tarball.
 MAX_BYTES = 300 * 1024

@@ -23,12 +23,11 @@ import urllib.request
 import pytest
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.load_report import parse_hey
-from harness.containers import REPO_ROOT, ContainerError, Podman, build_standin
+from harness.containers import ContainerError, standin_podman
 from harness.throwaway import LOOPBACK, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed (apt-get install hey)")
 
-CACHE = os.path.join(REPO_ROOT, ".build", "containers")
 NAME = "mcpgw-standin-6494"
 LIMITS = ("--cpus", "1.5", "--memory", "1g")
 LOAD_SECONDS = 40
@@ -36,11 +35,8 @@ LOAD_SECONDS = 40
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("building the stand-in image needs root (debootstrap)")
     try:
-        podman = Podman(storage=os.path.join(CACHE, "podman"))
-        image = build_standin(podman, CACHE)
+        podman, image = standin_podman()
     except ContainerError as reason:
         pytest.skip(str(reason))
     folder = tmp_path_factory.mktemp("standin")
