@@ -23,9 +23,6 @@ DEFINITION_LABEL = "io.mcpgateway.tuning.definition"
 # Upstream's image: Gunicorn on 4444 as user 10001 in /app, which owns /app/data.
 CONTAINER_PORT = 4444
 DATA_DIR = "/app/data"
-# What the role decides and the operator cannot override through the environment: the server
-# listens on every address of the container, on the port the image exposes.
-CONTAINER_LISTEN = {"HOST": "0.0.0.0", "PORT": str(CONTAINER_PORT)}
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MIB = 1024 * 1024
 

@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness.throwaway import LOOPBACK, free_port
+from harness.throwaway import LOOPBACK, free_port, wait_ready
 
 GATEWAY_PYTHON_NAMES = ("python3.13", "python3.12")
 
@@ -201,15 +201,7 @@ class LocalGateway:
 
     def wait_ready(self, timeout=120):
         """Whether /ready answers 200 within timeout seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.request("/ready", timeout=3)[0] == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(1)
-        return False
+        return wait_ready(self.url, timeout, request_timeout=3)
 
     def supervisord_pid(self):
         try:

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 LOOPBACK = "127.0.0.1"
 
@@ -62,6 +63,25 @@ def wait_for_port(host, port, timeout, process=None, log_path=None):
         except OSError:
             time.sleep(0.05)
     raise ServerError("nothing listens on %s:%d after %.0f s%s" % (host, port, timeout, _log_tail(log_path)))
+
+
+def ready(url, timeout=5):
+    """Whether the gateway at url answers /ready with 200 now."""
+    try:
+        with urllib.request.urlopen(url + "/ready", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_ready(url, timeout, request_timeout=5):
+    """Whether the gateway at url answers /ready with 200 within timeout seconds, asked every second."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready(url, request_timeout):
+            return True
+        time.sleep(1)
+    return False
 
 
 def _log_tail(log_path):

@@ -16,14 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from conftest import COLLECTIONS_ROOT, recap
 from harness.containers import ContainerError, Docker, copy_image, standin_podman
 from harness.local_gateway import ansible_environment
-from harness.throwaway import LOOPBACK, free_port
+from harness.throwaway import LOOPBACK, free_port, ready, wait_ready
 
 NAME = "mcpgw-role-gateway"
 
@@ -37,6 +36,7 @@ class ContainerHost:
         self.image = image
         self.folder = folder
         self.port = free_port()
+        self.url = "http://%s:%d" % (LOOPBACK, self.port)
         self.config_dir = os.path.join(folder, "etc")
         self.role_vars = {
             "gateway_service_manager": "container", "gateway_container_engine": engine.name,
@@ -71,19 +71,21 @@ class ContainerHost:
         return json.loads(self.engine.command("container", "inspect", NAME))[0]
 
     def ready(self):
-        try:
-            with urllib.request.urlopen("http://%s:%d/ready" % (LOOPBACK, self.port), timeout=5) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return ready(self.url)
 
     def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.ready():
-                return True
-            time.sleep(1)
-        return False
+        return wait_ready(self.url, timeout)
+
+    def kill_main_process(self):
+        """SIGKILL of the container's main process: (its PID, the container's state once another main
+        process runs, or after 60 s). Its orphaned workers may answer /ready for a moment, so the new
+        main process is waited for first."""
+        killed = self.inspect()["State"]["Pid"]
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.inspect()["State"]["Pid"] in (killed, 0):
+            time.sleep(0.5)
+        return killed, self.inspect()["State"]
 
 
 @pytest.fixture(scope="module")
@@ -143,14 +145,8 @@ def test_check_mode_reports_a_new_definition_and_changes_nothing(host):
 
 
 def test_the_restart_policy_brings_a_killed_container_back(host):
-    before = host.inspect()["State"]
-    os.kill(before["Pid"], signal.SIGKILL)
-    # Its orphaned workers may answer for a moment: wait for the new main process first.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and host.inspect()["State"]["Pid"] in (before["Pid"], 0):
-        time.sleep(0.5)
-    after = host.inspect()["State"]
-    assert after["Running"] and after["Pid"] not in (before["Pid"], 0)
+    killed, after = host.kill_main_process()
+    assert after["Running"] and after["Pid"] not in (killed, 0)
     assert host.wait_ready(90)
 
 
@@ -229,10 +225,6 @@ def test_docker_runs_it_the_same_way_and_its_daemon_brings_it_back(docker_host):
     assert second.returncode == 0 and recap(second)["changed"] == 0, second.stdout[-5000:]
     assert docker_host.inspect()["Id"] == container["Id"]
 
-    before = docker_host.inspect()["State"]
-    os.kill(before["Pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and docker_host.inspect()["State"]["Pid"] in (before["Pid"], 0):
-        time.sleep(0.5)
-    assert docker_host.inspect()["State"]["Pid"] not in (before["Pid"], 0)
+    killed, after = docker_host.kill_main_process()
+    assert after["Pid"] not in (killed, 0)
     assert docker_host.wait_ready(90)

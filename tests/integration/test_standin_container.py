@@ -16,15 +16,12 @@ import secrets
 import shutil
 import subprocess
 import threading
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.load_report import parse_hey
 from harness.containers import ContainerError, standin_podman
-from harness.throwaway import LOOPBACK, free_port
+from harness.throwaway import LOOPBACK, free_port, wait_ready
 
 pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed (apt-get install hey)")
 
@@ -109,19 +106,6 @@ class MemoryWatch(threading.Thread):
         return self.oom_kills, self.peak_mib
 
 
-def wait_ready(port, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen("http://%s:%d/ready" % (LOOPBACK, port), timeout=5) as response:
-                if response.status == 200:
-                    return True
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(1)
-    return False
-
-
 def load(port, token):
     """hey's POST tools/list load for LOAD_SECONDS: (answers by HTTP status, requests that got none).
     Bounded in time, not in requests: workers killed over and over leave requests hanging until
@@ -145,7 +129,7 @@ def measure(podman, image, env_file, port, *environment):
     """Start the container, load it, and say what happened: workers, answers, failures, OOM kills."""
     pid = run_container(podman, image, env_file, port, *environment)
     cgroup = container_memory_cgroup(pid)
-    assert wait_ready(port, 120), podman.logs(NAME)[-3000:]
+    assert wait_ready("http://%s:%d" % (LOOPBACK, port), 120), podman.logs(NAME)[-3000:]
     logs = podman.logs(NAME)
     workers = len(re.findall(r"Booting worker with pid", logs))
     watch = MemoryWatch(cgroup)
