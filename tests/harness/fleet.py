@@ -28,9 +28,10 @@ class FleetError(Exception):
 
 class LocalFleet:
     """Replicas named names, each in a folder of folder, behind HAProxy. Raises GatewayError when
-    no Python fits the gateway, LoadBalancerError without HAProxy, FleetError when an install fails."""
+    no Python fits the gateway, LoadBalancerError without HAProxy, FleetError when an install fails.
+    resend_empty_responses: see HAProxy."""
 
-    def __init__(self, folder, collections_root, names=("gw-a", "gw-b")):
+    def __init__(self, folder, collections_root, names=("gw-a", "gw-b"), resend_empty_responses=False):
         python = find_gateway_python()
         self.collections_root = collections_root
         shared = {"gateway_jwt_secret_key": secrets.token_urlsafe(48),
@@ -52,7 +53,8 @@ class LocalFleet:
             for name, completed in installs.items():
                 if completed.returncode != 0:
                     raise FleetError("the install of %s failed: %s" % (name, completed.stdout[-3000:]))
-            self.balancer = HAProxy([(name, self.replicas[name].port) for name in names])
+            self.balancer = HAProxy([(name, self.replicas[name].port) for name in names],
+                                    resend_empty_responses=resend_empty_responses)
         except Exception:
             self.stop()
             raise

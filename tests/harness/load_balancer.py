@@ -22,9 +22,15 @@ class LoadBalancerError(Exception):
 
 
 class HAProxy:
-    """servers: [(name, port)] of the backend `backend`, checked every second (2 checks up or down)."""
+    """servers: [(name, port)] of the backend `backend`, checked every second (2 checks up or down).
 
-    def __init__(self, servers, backend="mcpgateway"):
+    resend_empty_responses: HAProxy sends a request again (once per retry, to another server if it can)
+    when the connection it used closed before any answer. That is the race of a keep-alive connection
+    HAProxy reuses just as the replica closes it for idling, which no drain prevents; without it HAProxy
+    closes the client's connection, and a client that does not resend a POST (hey) counts a failure.
+    Requests that fail are logged either way (errors())."""
+
+    def __init__(self, servers, backend="mcpgateway", resend_empty_responses=False):
         if not os.path.exists(HAPROXY):
             raise LoadBalancerError("HAProxy is not installed: apt-get install haproxy")
         self.folder = tempfile.mkdtemp(prefix="mcpgw-haproxy-")
@@ -32,15 +38,17 @@ class HAProxy:
         self.port = free_port()
         self.socket = os.path.join(self.folder, "admin.sock")
         lines = [
-            "global", "    stats socket %s mode 600 level admin" % self.socket,
+            "global", "    stats socket %s mode 600 level admin" % self.socket, "    log stdout format raw local0",
             # A check may take up to 5 s (a loaded test machine answers /ready slowly): only a replica
             # that is down, not a slow one, leaves the rotation.
             "defaults", "    mode http", "    timeout connect 2s", "    timeout client 60s", "    timeout server 60s",
-            "    timeout check 5s",
+            "    timeout check 5s", "    log global", "    option httplog", "    option dontlog-normal",
             "frontend gateways", "    bind %s:%d" % (LOOPBACK, self.port), "    default_backend %s" % backend,
             "backend %s" % backend, "    balance roundrobin", "    option httpchk GET /ready",
             "    http-check expect status 200",
         ]
+        if resend_empty_responses:
+            lines += ["    retries 3", "    option redispatch", "    retry-on conn-failure empty-response"]
         lines += ["    server %s %s:%d check inter 1s fall 2 rise 2" % (name, LOOPBACK, port) for name, port in servers]
         self.config = os.path.join(self.folder, "haproxy.cfg")
         with open(self.config, "w") as handle:
@@ -63,6 +71,11 @@ class HAProxy:
     def log(self):
         with open(self.log_path, errors="replace") as handle:
             return handle.read()[-3000:]
+
+    def errors(self):
+        """HAProxy's log lines of the requests that failed (option dontlog-normal keeps only those)."""
+        with open(self.log_path, errors="replace") as handle:
+            return [line.rstrip("\n") for line in handle if " HTTP/" in line]
 
     def stop(self):
         stop_process(self.process, timeout=20)

@@ -24,9 +24,11 @@ pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    """Two replicas sharing their secrets (a token of one is good on the other), behind HAProxy."""
+    """Two replicas sharing their secrets (a token of one is good on the other), behind HAProxy that
+    resends a request whose reused keep-alive connection the replica closed for idling: a race of
+    HAProxy and the replica at any time, not of the rollout, which failed one request in 1800 in CI."""
     try:
-        fleet = LocalFleet(str(tmp_path_factory.mktemp("fleet")), COLLECTIONS_ROOT)
+        fleet = LocalFleet(str(tmp_path_factory.mktemp("fleet")), COLLECTIONS_ROOT, resend_empty_responses=True)
     except (GatewayError, LoadBalancerError) as reason:
         pytest.skip(str(reason))
     yield fleet
@@ -46,7 +48,8 @@ def test_a_rolling_tune_drained_in_haproxy_loses_no_request(fleet):
     # Both replicas were restarted, one after the other, each drained first and put back after.
     assert drained.stdout.count("restarted once; /ready answered 200") == 2
     assert drained.stdout.count("TASK [mcpgateway.tuning.tune : Take the gateway out of HAProxy's rotation") == 2
-    assert set(report["status_codes"]) == {200} and report["errors"] == 0, output[-3000:]
+    assert set(report["status_codes"]) == {200} and report["errors"] == 0, "%s\nHAProxy's failed requests:\n%s" % (
+        output[-3000:], "\n".join(fleet.balancer.errors()[-20:]))
     assert report["requests"] > 100
 
 
