@@ -25,6 +25,9 @@ from harness.local_gateway import ansible_environment
 from harness.throwaway import LOOPBACK, free_port, ready, wait_ready
 
 NAME = "mcpgw-role-gateway"
+# The successor the role creates beside the serving container, and the name the serving one has
+# while its successor starts: neither is left once a run ends.
+STAGED_NAMES = [NAME + "-next", NAME + "-previous"]
 
 
 class ContainerHost:
@@ -94,7 +97,7 @@ def host(tmp_path_factory):
         podman, image = standin_podman()
     except ContainerError as reason:
         pytest.skip(str(reason))
-    podman.containers = [NAME, NAME + "-next", NAME + "-previous"]
+    podman.containers = [NAME] + STAGED_NAMES
     yield ContainerHost(podman, image, str(tmp_path_factory.mktemp("container-gateway")))
     podman.remove_containers()
     podman.command("volume", "rm", "-f", NAME + "-data", check=False)
@@ -187,7 +190,7 @@ def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
     assert after["Id"] == before["Id"] and after["Name"] == NAME and after["State"]["Running"]
     assert host.ready()
     names = host.engine.command("ps", "--all", "--format", "{{.Names}}").split()
-    assert NAME + "-next" not in names and NAME + "-previous" not in names
+    assert not set(STAGED_NAMES) & set(names)
     assert not os.path.exists(host.role_vars["gateway_env_file"] + ".next")
 
     # A change that works replaces the container, and the next run leaves it.
@@ -208,7 +211,7 @@ def docker_host(host, tmp_path_factory):
         pytest.skip(str(reason))
     try:
         copy_image(host.engine, docker, host.image)
-        docker.containers = [NAME, NAME + "-next", NAME + "-previous"]
+        docker.containers = [NAME] + STAGED_NAMES
         yield ContainerHost(docker, host.image, str(tmp_path_factory.mktemp("docker-gateway")))
     finally:
         docker.stop()
