@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: mcpgateway.tuning contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters mcpgateway.tuning.container_env_file and mcpgateway.tuning.container_definition."""
+"""Filters mcpgateway.tuning.container_env_file, mcpgateway.tuning.container_definition,
+mcpgateway.tuning.container_limits and mcpgateway.tuning.gunicorn_image_environment."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.containers impor
     container_limits,
     create_command,
     env_file_text,
+    server_config_copy,
 )
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.orchestrators import gunicorn_image_environment
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError
 
 
@@ -22,14 +25,32 @@ def container_env_file(environment):
         raise AnsibleFilterError(str(problem)) from None
 
 
-def container_definition(engine, name, image, env_file, env_text, host, port, volume, cpus="", memory=""):
+def container_limits_filter(cpus, memory="", cpus_setting="gateway_container_cpus",
+                            memory_setting="gateway_container_memory"):
     try:
-        limits = container_limits(cpus, memory)
+        return container_limits(cpus, memory, (cpus_setting, memory_setting))
     except PlanError as problem:
         raise AnsibleFilterError(str(problem)) from None
-    return dict(create_command(engine, name, image, env_file, env_text, host, port, volume, limits), limits=limits)
+
+
+def container_definition(engine, name, image, env_files, host, port, volume, cpus="", memory="", server_config_text="",
+                         config_dir="", cpus_setting="gateway_container_cpus", memory_setting="gateway_container_memory"):
+    try:
+        limits = container_limits(cpus, memory, (cpus_setting, memory_setting))
+    except PlanError as problem:
+        raise AnsibleFilterError(str(problem)) from None
+    if not isinstance(env_files, list) or not all(isinstance(item, dict) and "path" in item and "text" in item
+                                                  for item in env_files):
+        raise AnsibleFilterError("env_files must be a list of {path, text}, the environment files in the order the "
+                                 "engine reads them")
+    if server_config_text and not config_dir:
+        raise AnsibleFilterError("server_config_text needs config_dir, the folder its copy is kept in")
+    server_config = server_config_copy(config_dir, server_config_text) if server_config_text else ""
+    return dict(create_command(engine, name, image, env_files, host, port, volume, limits, server_config),
+                limits=limits, server_config=server_config)
 
 
 class FilterModule:
     def filters(self):
-        return {"container_env_file": container_env_file, "container_definition": container_definition}
+        return {"container_env_file": container_env_file, "container_definition": container_definition,
+                "container_limits": container_limits_filter, "gunicorn_image_environment": gunicorn_image_environment}

@@ -104,3 +104,30 @@ def parse_inspect(text, engine):
         "cpu_limits": cpu_limits,
         "memory_limits": memory_limits,
     }
+
+
+def with_new_limits(container, cpus, memory_bytes):
+    """The container as it will be once recreated with --cpus cpus and --memory memory_bytes (None:
+    no limit): its limits replaced, and no process, so that its capacity is read within the limits
+    of the host that will start it, as for a stopped container. Its --cpuset-cpus stays: the
+    gateway roles never set it, and a recreation keeps what they do not set. The limits are named
+    as parse_inspect names them once the container runs with them: the plan's reasons quote them in
+    the files the container is created from, which must read the same at the next run."""
+    if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0):
+        raise ContainerConfigError("container_limits.cpus is %r: give a number of CPUs above 0, or null for no limit"
+                                   % (cpus,))
+    if memory_bytes is not None and (isinstance(memory_bytes, bool) or not isinstance(memory_bytes, int)
+                                     or memory_bytes <= 0):
+        raise ContainerConfigError("container_limits.memory_bytes is %r: give a number of bytes above 0, or null for "
+                                   "no limit" % (memory_bytes,))
+    engine = container["engine"]
+    cpu_limits = [limit for limit in container["cpu_limits"] if "cpu_list" in limit]
+    if cpus is not None:
+        cpu_limits.insert(0, {"source": "container CPU limit %s (%s --cpus)" % (_figure(cpus), engine),
+                              "cgroup": None, "cpus": float(cpus)})
+    memory_limits = []
+    if memory_bytes is not None:
+        memory_limits.append({"source": "container memory limit %d MiB (%s --memory)"
+                                        % (memory_bytes // MIB, engine),
+                              "cgroup": None, "bytes": int(memory_bytes), "fs_path": None})
+    return dict(container, pid=None, cpu_limits=cpu_limits, memory_limits=memory_limits)

@@ -62,6 +62,20 @@ options:
     type: str
     choices: [auto, podman, docker]
     default: auto
+  container_limits:
+    description:
+      - The limits O(container) is about to be created again with, in place of its own, for right-sizing
+        it. The capacity is then the one the new container will have, with these limits (and its
+        C(--cpuset-cpus)) within the host's, whatever its running process's cgroup says now.
+      - The mcpgateway.tuning.tune role sets it from tune_container_cpus and tune_container_memory.
+    type: dict
+    suboptions:
+      cpus:
+        description: The C(--cpus) limit; null for none.
+        type: float
+      memory_bytes:
+        description: The C(--memory) limit in bytes; null for none.
+        type: int
 requirements:
   - Linux
   - psutil (optional)
@@ -261,7 +275,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.capacity import CapacityError, detect_capacity
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.cgroup_files import parse_systemctl_show
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.container_config import (
-    ENGINES, ContainerConfigError, engines_to_try, parse_inspect)
+    ENGINES, ContainerConfigError, engines_to_try, parse_inspect, with_new_limits)
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.option_ranges import PID_RANGE, fail_outside_ranges
 
 try:
@@ -344,8 +358,10 @@ def main():
             pid=dict(type="int"),
             container=dict(type="str"),
             container_engine=dict(type="str", choices=["auto"] + list(ENGINES), default="auto"),
+            container_limits=dict(type="dict", options=dict(cpus=dict(type="float"), memory_bytes=dict(type="int"))),
         ),
         mutually_exclusive=[("unit", "pid", "container")],
+        required_by={"container_limits": "container"},
         supports_check_mode=True,
     )
     unit = module.params["unit"]
@@ -357,6 +373,12 @@ def main():
     target = "self" if pid is None else pid
     if module.params["container"]:
         container = read_container(module, module.params["container"], module.params["container_engine"])
+        new_limits = module.params["container_limits"]
+        if new_limits is not None:
+            try:
+                container = with_new_limits(container, new_limits["cpus"], new_limits["memory_bytes"])
+            except ContainerConfigError as error:
+                module.fail_json(msg=str(error))
         # None when it does not run; detect_capacity reads the host's limits when its process is not here.
         target = container["pid"]
     if unit:

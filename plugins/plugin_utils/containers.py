@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: mcpgateway.tuning contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The gateway's container as the gateway role creates it: its environment file, and the engine's
-``create`` command with a digest of the whole definition kept as a label on the container.
+"""The gateway's container as the gateway and tune roles create it: its environment files, its
+Gunicorn configuration, and the engine's ``create`` command with a digest of the whole definition
+kept as a label on the container.
 
 An engine cannot change a container's environment in place, nor (Podman 4.3) its limits durably:
 a different definition is a new container. The label lets a later run tell whether the container
@@ -23,6 +24,9 @@ DEFINITION_LABEL = "io.mcpgateway.tuning.definition"
 # Upstream's image: Gunicorn on 4444 as user 10001 in /app, which owns /app/data.
 CONTAINER_PORT = 4444
 DATA_DIR = "/app/data"
+# The configuration upstream's run-gunicorn.sh passes to Gunicorn with -c; its command line (workers,
+# timeout, max requests, preload) wins over the file, which carries the rest.
+SERVER_CONFIG = "/app/gunicorn.config.py"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MIB = 1024 * 1024
 
@@ -34,20 +38,20 @@ def minimum_memory_mib():
     return int(memory["base_memory_mb"] + memory["worker_memory_mb"])
 
 
-def container_limits(cpus, memory):
-    """{"cpus": float or None, "memory_bytes": int or None} from the gateway role's
-    gateway_container_cpus and gateway_container_memory, where empty or 0 means no limit; raises
-    PlanError naming the setting, its value and the fix."""
+def container_limits(cpus, memory, settings=("gateway_container_cpus", "gateway_container_memory")):
+    """{"cpus": float or None, "memory_bytes": int or None} from a role's CPU and memory settings
+    (the gateway role's by default; settings names them for the messages), where empty or 0 means no
+    limit; raises PlanError naming the setting, its value and the fix."""
     limits = {"cpus": None, "memory_bytes": None}
     if str(cpus).strip() not in ("", "0"):
-        limits["cpus"] = compose_cpus("gateway_container_cpus", cpus)
+        limits["cpus"] = compose_cpus(settings[0], cpus)
     if str(memory).strip() not in ("", "0"):
-        limits["memory_bytes"] = compose_memory("gateway_container_memory", memory)
+        limits["memory_bytes"] = compose_memory(settings[1], memory)
         if limits["memory_bytes"] < minimum_memory_mib() * MIB:
-            raise PlanError("gateway_container_memory is %r (%d MiB): below the %d MiB one worker and its master "
+            raise PlanError("%s is %r (%d MiB): below the %d MiB one worker and its master "
                             "need (the planner's %d MiB base and %d MiB per worker), the container would be "
                             "OOM-killed as it starts: give at least %dm, or leave it empty for no limit"
-                            % (memory, limits["memory_bytes"] // MIB, minimum_memory_mib(),
+                            % (settings[1], memory, limits["memory_bytes"] // MIB, minimum_memory_mib(),
                                SERVER_MEMORY_MB["gunicorn"]["base_memory_mb"],
                                SERVER_MEMORY_MB["gunicorn"]["worker_memory_mb"], minimum_memory_mib()))
     return limits
@@ -71,21 +75,43 @@ def env_file_text(environment):
     return "\n".join(lines) + "\n"
 
 
-def create_command(engine, name, image, env_file, env_text, host, port, volume, limits):
-    """{"argv": the engine's create command, "definition": its digest}. The digest covers everything
-    the container is created with, the environment's text included and the env file's path and the
-    container's name left out: renaming a container or moving the file changes nothing it runs."""
+def settings_lines(text):
+    """The lines of a file that set something: comments and blank lines dropped. The tune role's
+    files comment every number with figures measured at each run; only their settings make a
+    different container."""
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def server_config_copy(config_dir, text):
+    """Where the container's copy of a Gunicorn configuration lives: named by its content, so that
+    each container keeps the file it was created with. An engine binds a file by its inode when it
+    starts the container; a rewritten file would reach a serving container at its next restart,
+    untested, and the container a rollback puts back would start on its successor's settings."""
+    return "%s/gunicorn.config.%s.py" % (config_dir.rstrip("/"), hashlib.sha256(text.encode()).hexdigest()[:16])
+
+
+def create_command(engine, name, image, env_files, host, port, volume, limits, server_config=""):
+    """{"argv": the engine's create command, "definition": its digest}. env_files: [{"path", "text"}],
+    in the order the engine reads them (a later file wins). server_config: the host path of a
+    Gunicorn configuration mounted read-only where the image reads its own, or empty for the
+    image's. The digest covers everything the container is created with, the settings of the
+    environment files included; the files' paths and the container's name are left out, since
+    renaming a container or moving a file changes nothing it runs."""
     options = ["--publish", "%s:%d:%d" % (host, int(port), CONTAINER_PORT), "--volume", "%s:%s" % (volume, DATA_DIR),
                # Brings the container back when its main process dies; Podman's podman-restart.service
                # and Docker's daemon start it again at boot.
                "--restart", "always"]
+    if server_config:
+        options += ["--volume", "%s:%s:ro" % (server_config, SERVER_CONFIG)]
     if limits["cpus"] is not None:
         options += ["--cpus", "%g" % limits["cpus"]]
     if limits["memory_bytes"] is not None:
         options += ["--memory", "%db" % limits["memory_bytes"]]
+    settings = "\n".join("\n".join(settings_lines(env_file["text"])) for env_file in env_files)
     definition = hashlib.sha256(json.dumps({"engine": engine, "image": image, "options": options,
-                                            "environment": hashlib.sha256(env_text.encode()).hexdigest()},
+                                            "environment": hashlib.sha256(settings.encode()).hexdigest()},
                                            sort_keys=True).encode()).hexdigest()[:16]
-    argv = ([engine, "create", "--name", name, "--label", "%s=%s" % (DEFINITION_LABEL, definition),
-             "--env-file", env_file] + options + [image])
-    return {"argv": argv, "definition": definition}
+    argv = [engine, "create", "--name", name, "--label", "%s=%s" % (DEFINITION_LABEL, definition)]
+    for env_file in env_files:
+        argv += ["--env-file", env_file["path"]]
+    return {"argv": argv + options + [image], "definition": definition}

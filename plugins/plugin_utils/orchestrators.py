@@ -225,13 +225,20 @@ def compose_target(project, service, replicas=None):
     }
 
 
-def image_environment(settings):
-    """The plan as the variables upstream's image reads, every value a string (a ConfigMap's and
-    Compose's environment hold text), and the settings it cannot take that way."""
+def gunicorn_image_environment(settings):
+    """The Gunicorn settings of a plan as upstream's run-gunicorn.sh reads them (GUNICORN_*), every
+    value a string; the script puts them on Gunicorn's command line, which wins over its file."""
     environment = {}
     for setting, variable in GUNICORN_ENVIRONMENT:
         value = settings[setting]
         environment[variable] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return environment
+
+
+def image_environment(settings):
+    """The plan as the variables upstream's image reads, every value a string (a ConfigMap's and
+    Compose's environment hold text), and the settings it cannot take that way."""
+    environment = gunicorn_image_environment(settings)
     taken = set(setting for setting, dummy in GUNICORN_ENVIRONMENT)
     for name in sorted(settings):
         if name.upper() == name:

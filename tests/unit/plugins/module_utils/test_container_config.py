@@ -86,3 +86,26 @@ def test_the_engines_asked(choice, installed, engines):
 def test_a_missing_engine_is_named(choice, installed, message):
     with pytest.raises(container_config.ContainerConfigError, match=message):
         container_config.engines_to_try(choice, installed)
+
+
+def test_new_limits_replace_the_configured_ones_and_keep_the_cpu_set():
+    running = container_config.parse_inspect(DOCKER_PINNED, "docker")
+    resized = container_config.with_new_limits(running, 0.5, 768 * 1024 * 1024)
+    # Read as a container that is not running yet: its present cgroup says the old limits.
+    assert resized["pid"] is None and resized["name"] == "dset"
+    assert resized["cpu_limits"] == [
+        {"source": "container CPU limit 0.5 (docker --cpus)", "cgroup": None, "cpus": 0.5},
+        {"source": "container CPU set 0 (docker --cpuset-cpus)", "cgroup": None, "cpus": 1.0, "cpu_list": [0]}]
+    assert resized["memory_limits"] == [{"source": "container memory limit 768 MiB (docker --memory)",
+                                         "cgroup": None, "bytes": 768 * 1024 * 1024, "fs_path": None}]
+    unlimited = container_config.with_new_limits(container_config.parse_inspect(PODMAN_STOPPED, "podman"), None, None)
+    assert unlimited["cpu_limits"] == [] and unlimited["memory_limits"] == []
+
+
+@pytest.mark.parametrize("cpus, memory_bytes, message", [
+    (0, None, "container_limits.cpus is 0: give a number of CPUs above 0"),
+    (None, -1, "container_limits.memory_bytes is -1: give a number of bytes above 0"),
+])
+def test_new_limits_out_of_range_are_refused(cpus, memory_bytes, message):
+    with pytest.raises(container_config.ContainerConfigError, match=message):
+        container_config.with_new_limits(container_config.parse_inspect(PODMAN_STOPPED, "podman"), cpus, memory_bytes)

@@ -11,6 +11,8 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.containers impor
     create_command,
     env_file_text,
     minimum_memory_mib,
+    server_config_copy,
+    settings_lines,
 )
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError
 
@@ -19,8 +21,9 @@ NO_LIMITS = {"cpus": None, "memory_bytes": None}
 
 def command(**changes):
     arguments = dict(engine="podman", name="gw-next", image="ghcr.io/ibm/mcp-context-forge:1.1.0",
-                     env_file="/etc/mcpgateway/mcpgateway.env.next", env_text="CACHE_TYPE=redis\n", host="127.0.0.1",
-                     port=4444, volume="gw-data", limits={"cpus": 1.5, "memory_bytes": 1024 ** 3})
+                     env_files=[{"path": "/etc/mcpgateway/mcpgateway.env.next", "text": "CACHE_TYPE=redis\n"},
+                                {"path": "/etc/mcpgateway/tuning.env", "text": "# 93 free\nDB_POOL_SIZE=5\n"}],
+                     host="127.0.0.1", port=4444, volume="gw-data", limits={"cpus": 1.5, "memory_bytes": 1024 ** 3})
     arguments.update(changes)
     return create_command(**arguments)
 
@@ -70,17 +73,38 @@ def test_the_create_command_publishes_mounts_and_limits():
     created = command()
     assert created["argv"] == [
         "podman", "create", "--name", "gw-next", "--label", "io.mcpgateway.tuning.definition=" + created["definition"],
-        "--env-file", "/etc/mcpgateway/mcpgateway.env.next", "--publish", "127.0.0.1:4444:4444",
-        "--volume", "gw-data:/app/data", "--restart", "always", "--cpus", "1.5", "--memory", "1073741824b",
-        "ghcr.io/ibm/mcp-context-forge:1.1.0"]
+        "--env-file", "/etc/mcpgateway/mcpgateway.env.next", "--env-file", "/etc/mcpgateway/tuning.env",
+        "--publish", "127.0.0.1:4444:4444", "--volume", "gw-data:/app/data", "--restart", "always",
+        "--cpus", "1.5", "--memory", "1073741824b", "ghcr.io/ibm/mcp-context-forge:1.1.0"]
     assert "--cpus" not in command(limits=NO_LIMITS)["argv"] and "--memory" not in command(limits=NO_LIMITS)["argv"]
+    mounted = command(server_config="/etc/mcpgateway/gunicorn.config.0123.py")["argv"]
+    assert mounted[mounted.index("--restart") + 2:mounted.index("--cpus")] == [
+        "--volume", "/etc/mcpgateway/gunicorn.config.0123.py:/app/gunicorn.config.py:ro"]
 
 
 def test_the_definition_changes_with_what_the_container_runs_and_only_with_that():
     definition = command()["definition"]
     # The name and the env file's path are not what runs: a renamed container is the same one.
-    assert command(name="gw", env_file="/elsewhere.env")["definition"] == definition
-    for change in ({"env_text": "CACHE_TYPE=database\n"}, {"image": "localhost/other:1"}, {"port": 4445},
+    assert command(name="gw", env_files=[{"path": "/elsewhere.env", "text": "CACHE_TYPE=redis\n"},
+                                         {"path": "/t.env", "text": "DB_POOL_SIZE=5\n"}])["definition"] == definition
+    # Nor are the comments, which carry the figures a tune run measured.
+    assert command(env_files=[{"path": "/e", "text": "CACHE_TYPE=redis\n"},
+                              {"path": "/t", "text": "# 12 free\n\nDB_POOL_SIZE=5\n"}])["definition"] == definition
+    for change in ({"env_files": [{"path": "/e", "text": "CACHE_TYPE=database\n"}]},
+                   {"env_files": [{"path": "/e", "text": "CACHE_TYPE=redis\n"}, {"path": "/t", "text": "DB_POOL_SIZE=4\n"}]},
+                   {"server_config": "/etc/mcpgateway/gunicorn.config.0123.py"}, {"image": "localhost/other:1"}, {"port": 4445},
                    {"host": "0.0.0.0"}, {"volume": "other"}, {"engine": "docker"},
                    {"limits": {"cpus": 1.0, "memory_bytes": 1024 ** 3}}, {"limits": NO_LIMITS}):
         assert command(**change)["definition"] != definition, change
+
+
+def test_settings_lines_leave_comments_and_blank_lines_out():
+    assert settings_lines("# why: 93 free\n\nDB_POOL_SIZE=5\n  # indented\nworkers = 2  # two\n") == [
+        "DB_POOL_SIZE=5", "workers = 2  # two"]
+
+
+def test_each_server_configuration_has_its_own_copy_named_by_its_content():
+    first = server_config_copy("/etc/mcpgateway/", "workers = 2\n")
+    assert first.startswith("/etc/mcpgateway/gunicorn.config.") and first.endswith(".py")
+    assert first == server_config_copy("/etc/mcpgateway", "workers = 2\n")
+    assert server_config_copy("/etc/mcpgateway", "workers = 3\n") != first
