@@ -5,90 +5,26 @@ of upstream's image (tests/harness/standin): the install playbook runs the conta
 and environment file, a second run changes nothing, the restart policy brings a killed container
 back, bad input fails before the serving container is touched, and a new definition that never gets
 ready is rolled back to the container that served. Then the same install with Docker (a dockerd of
-the test's own): limits, idempotence, and its daemon bringing a killed container back."""
+the test's own): limits, idempotence, its daemon bringing a killed container back, and the tune
+playbook sizing it (the tune role's Podman flow: tests/integration/test_tune_container.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from conftest import COLLECTIONS_ROOT, recap
+from harness.container_host import ContainerHost
 from harness.containers import ContainerError, Docker, copy_image, standin_podman
-from harness.local_gateway import ansible_environment
-from harness.throwaway import LOOPBACK, free_port, ready, wait_ready
+from harness.throwaway import LOOPBACK, free_port
 
 NAME = "mcpgw-role-gateway"
 # The successor the role creates beside the serving container, and the name the serving one has
 # while its successor starts: neither is left once a run ends.
 STAGED_NAMES = [NAME + "-next", NAME + "-previous"]
-
-
-class ContainerHost:
-    """The install playbook against this machine, with the gateway as a container of the stand-in
-    run by engine (harness.containers.Podman or Docker)."""
-
-    def __init__(self, engine, image, folder):
-        self.engine = engine
-        self.image = image
-        self.folder = folder
-        self.port = free_port()
-        self.url = "http://%s:%d" % (LOOPBACK, self.port)
-        self.config_dir = os.path.join(folder, "etc")
-        self.role_vars = {
-            "gateway_service_manager": "container", "gateway_container_engine": engine.name,
-            "gateway_container_image": image, "gateway_container_name": NAME,
-            "gateway_container_cpus": "1.5", "gateway_container_memory": "1g",
-            "gateway_container_engine_environment": dict(
-                (variable, engine.env[variable]) for variable in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "DOCKER_HOST")
-                if variable in engine.env),
-            "gateway_config_dir": self.config_dir, "gateway_env_file": os.path.join(self.config_dir, "mcpgateway.env"),
-            "gateway_host": LOOPBACK, "gateway_port": self.port, "gateway_ready_timeout": 120,
-            "mcpgateway_fact_dir": os.path.join(folder, "facts.d"),
-            # Two workers fit the 1 GiB (upstream's auto would start 2 x nproc + 1).
-            "gateway_extra_env": {"GUNICORN_WORKERS": "2", "RATE_LIMITING_ENABLED": "false",
-                                  "MCPGATEWAY_UI_ENABLED": "false"},
-        }
-        self.inventory = os.path.join(folder, "inventory.yml")
-        with open(self.inventory, "w") as handle:
-            handle.write("mcpgateway:\n  hosts:\n    local-gateway:\n      ansible_connection: local\n"
-                         "      ansible_python_interpreter: %s\n" % sys.executable)
-
-    def install(self, *options, **overrides):
-        variables = dict(self.role_vars, **overrides)
-        path = os.path.join(self.folder, "vars.json")
-        with open(path, "w") as handle:
-            json.dump(variables, handle)
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory,
-                   "-e", "@" + path, *options, "mcpgateway.tuning.install"]
-        return subprocess.run(command, env=ansible_environment(COLLECTIONS_ROOT), capture_output=True, text=True,
-                              timeout=900, check=False)
-
-    def inspect(self):
-        return json.loads(self.engine.command("container", "inspect", NAME))[0]
-
-    def ready(self):
-        return ready(self.url)
-
-    def wait_ready(self, timeout):
-        return wait_ready(self.url, timeout)
-
-    def kill_main_process(self):
-        """SIGKILL of the container's main process: (its PID, the container's state once another main
-        process runs, or after 60 s). Its orphaned workers may answer /ready for a moment, so the new
-        main process is waited for first."""
-        killed = self.inspect()["State"]["Pid"]
-        os.kill(killed, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.inspect()["State"]["Pid"] in (killed, 0):
-            time.sleep(0.5)
-        return killed, self.inspect()["State"]
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +34,8 @@ def host(tmp_path_factory):
     except ContainerError as reason:
         pytest.skip(str(reason))
     podman.containers = [NAME] + STAGED_NAMES
-    yield ContainerHost(podman, image, str(tmp_path_factory.mktemp("container-gateway")))
+    yield ContainerHost(podman, image, str(tmp_path_factory.mktemp("container-gateway")), NAME,
+                        COLLECTIONS_ROOT)
     podman.remove_containers()
     podman.command("volume", "rm", "-f", NAME + "-data", check=False)
     podman.stop()
@@ -128,7 +65,17 @@ def test_runs_the_container_with_its_limits_and_a_second_run_changes_nothing(hos
     with open(os.path.join(host.role_vars["mcpgateway_fact_dir"], "mcpgateway.fact")) as handle:
         record = json.load(handle)
     assert record["service_manager"] == "container"
-    assert record["container"] == {"engine": "podman", "name": NAME, "image": host.role_vars["gateway_container_image"]}
+    # The record the tune role creates the container again from, without the install's variables.
+    assert record["container"] == {
+        "engine": "podman", "name": NAME, "image": host.role_vars["gateway_container_image"], "host": LOOPBACK,
+        "port": host.port, "volume": NAME + "-data", "cpus": "1.5", "memory": "1g",
+        "engine_environment": host.role_vars["gateway_container_engine_environment"]}
+    # The tune role's environment file, empty until it writes it, is read after the gateway's.
+    tuning_env = os.path.join(host.config_dir, "tuning.env")
+    assert os.path.getsize(tuning_env) == 0 and os.stat(tuning_env).st_mode & 0o777 == 0o640
+    env_files = [argument for before, argument in zip(config["CreateCommand"], config["CreateCommand"][1:])
+                 if before == "--env-file"]
+    assert env_files == [env_file + ".next", tuning_env]
 
     second = host.install()
     assert second.returncode == 0 and recap(second)["changed"] == 0, second.stdout[-5000:]
@@ -184,8 +131,8 @@ def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
     completed = host.install(gateway_database_url="postgresql+psycopg://mcp:x@%s:%d/mcp" % (LOOPBACK, free_port()),
                              gateway_ready_timeout=12)
     assert completed.returncode != 0
-    assert "did not answer /ready" in completed.stdout and "The previous container is back and ready." \
-        in completed.stdout, completed.stdout[-5000:]
+    assert "did not answer %s/ready within 12 s" % host.url in completed.stdout and \
+        "The previous container is back and ready." in completed.stdout, completed.stdout[-5000:]
     after = host.inspect()
     assert after["Id"] == before["Id"] and after["Name"] == NAME and after["State"]["Running"]
     assert host.ready()
@@ -212,7 +159,7 @@ def docker_host(host, tmp_path_factory):
     try:
         copy_image(host.engine, docker, host.image)
         docker.containers = [NAME] + STAGED_NAMES
-        yield ContainerHost(docker, host.image, str(tmp_path_factory.mktemp("docker-gateway")))
+        yield ContainerHost(docker, host.image, str(tmp_path_factory.mktemp("docker-gateway")), NAME, COLLECTIONS_ROOT)
     finally:
         docker.stop()
 
@@ -231,3 +178,24 @@ def test_docker_runs_it_the_same_way_and_its_daemon_brings_it_back(docker_host):
     killed, after = docker_host.kill_main_process()
     assert after["Pid"] not in (killed, 0)
     assert docker_host.wait_ready(90)
+
+
+def test_the_tune_playbook_sizes_a_docker_container_from_its_limits(docker_host):
+    """The tune role's container flow with Docker: the image's Gunicorn checks the tuned file in a
+    throwaway container, the container is created again with the plan, and a second run leaves it."""
+    before = docker_host.inspect()
+    reports = os.path.join(docker_host.folder, "reports")
+    tuned = docker_host.tune(tune_report_dir=reports, tune_ready_timeout=120)
+    assert tuned.returncode == 0, tuned.stdout[-5000:]
+    with open(os.path.join(reports, "local-gateway.tune.json")) as handle:
+        report = json.load(handle)
+    assert report["recreated"] is True
+    assert report["capacity"]["cpu_binding"] == "container CPU limit 1.5 (docker --cpus)"
+    assert report["capacity"]["memory_binding"] == "container memory limit 1024 MiB (docker --memory)"
+    after = docker_host.inspect()
+    assert after["Id"] != before["Id"] and docker_host.ready()
+    assert docker_host.environment()["GUNICORN_WORKERS"] == str(report["settings"]["workers"])
+    assert any(mount["Destination"] == "/app/gunicorn.config.py" and mount["RW"] is False for mount in after["Mounts"])
+    again = docker_host.tune(tune_report_dir=reports)
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-5000:]
+    assert docker_host.inspect()["Id"] == after["Id"]
