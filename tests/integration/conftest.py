@@ -64,7 +64,7 @@ PG_DATABASE_LIMIT = 10
 # which queued these last, as most of them hold one to four tests: the run then ends with one worker
 # alone on a file of several minutes. The other files follow in the order pytest collects them.
 LONGEST_FILES = ("test_tune_role.py", "test_gateway_supervisord.py", "test_benchmark_role.py", "test_demo.py",
-                 "test_rolling_tune.py", "test_package.py", "test_gateway_container.py", "test_standin_container.py",
+                 "test_rolling_tune.py", "test_package.py", "test_gateway_container.py", "test_tune_container.py",
                  "test_awx_jobs.py")
 
 
