@@ -82,9 +82,12 @@ def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
     assert "auto workers: nproc says %d, starting %d" % (nproc, min(2 * nproc + 1, 16)) in host.engine.logs(NAME)
     before = measure(host, ADMIN, LOAD_SECONDS)
     print("upstream's %d auto workers under --cpus 1.5 --memory 1g: %s" % (min(2 * nproc + 1, 16), describe(before)))
-    # The premise of this test, measured here, not assumed: on a host where they fit, it shows nothing.
-    assert before["oom_kills"] > 0 or before["failed"] > 0, (
-        "upstream's auto workers fit in 1 GiB under this load: the comparison needs a heavier load or a lower limit")
+    # The premise of this test, measured here, not assumed: the auto workers have no room left in the
+    # 1 GiB. Here they were OOM-killed in 3 runs of 4 and peaked at 967 MiB in the other; on a host
+    # where they fit with room to spare, the comparison shows nothing.
+    assert before["oom_kills"] > 0 or before["failed"] > 0 or before["peak_mib"] >= 0.9 * 1024, (
+        "upstream's auto workers fit in 1 GiB with room to spare under this load (%s): the comparison needs a "
+        "heavier load or a lower limit" % describe(before))
 
     completed = tune(host)
     assert completed.returncode == 0, completed.stdout[-6000:]
@@ -123,6 +126,7 @@ def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
     print("tuned, %d workers: %s" % (workers, describe(after)))
     assert set(after["answers"]) == {200} and after["failed"] == 0 and after["requests"] > 100
     assert after["oom_kills"] == 0 and after["restarts"] == 0 and after["exit_code"] is None
+    assert after["peak_mib"] < 0.8 * 1024
 
     # Nothing to do the second time, and the install playbook creates the same container.
     again = tune(host)
