@@ -6,6 +6,7 @@ against it, and what its engine says of the container."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 
+from harness.containers import standin_podman
 from harness.local_gateway import ansible_environment
 from harness.throwaway import LOOPBACK, free_port, ready, wait_ready
 
@@ -26,6 +28,10 @@ class ContainerHost:
         self.image = image
         self.folder = folder
         self.name = name
+        # The successor the roles create beside the serving container, and the name the serving one
+        # has while its successor starts: neither is left once a run ends.
+        self.staged_names = [name + "-next", name + "-previous"]
+        engine.containers = [name] + self.staged_names
         self.collections_root = collections_root
         self.port = free_port()
         self.url = "http://%s:%d" % (LOOPBACK, self.port)
@@ -93,3 +99,16 @@ class ContainerHost:
         while time.monotonic() < deadline and self.inspect()["State"]["Pid"] in (killed, 0):
             time.sleep(0.5)
         return killed, self.inspect()["State"]
+
+
+@contextlib.contextmanager
+def podman_container_host(folder, name, collections_root):
+    """A ContainerHost on Podman with the stand-in image (harness.containers.ContainerError when it
+    cannot be had); its containers and their volume are removed at the end, and Podman stopped."""
+    podman, image = standin_podman()
+    try:
+        yield ContainerHost(podman, image, folder, name, collections_root)
+    finally:
+        podman.remove_containers()
+        podman.command("volume", "rm", "-f", name + "-data", check=False)
+        podman.stop()

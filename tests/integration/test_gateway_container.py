@@ -17,28 +17,20 @@ import re
 import pytest
 
 from conftest import COLLECTIONS_ROOT, recap
-from harness.container_host import ContainerHost
-from harness.containers import ContainerError, Docker, copy_image, standin_podman
+from harness.container_host import ContainerHost, podman_container_host
+from harness.containers import ContainerError, Docker, copy_image
 from harness.throwaway import LOOPBACK, free_port
 
 NAME = "mcpgw-role-gateway"
-# The successor the role creates beside the serving container, and the name the serving one has
-# while its successor starts: neither is left once a run ends.
-STAGED_NAMES = [NAME + "-next", NAME + "-previous"]
 
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
     try:
-        podman, image = standin_podman()
+        with podman_container_host(str(tmp_path_factory.mktemp("container-gateway")), NAME, COLLECTIONS_ROOT) as host:
+            yield host
     except ContainerError as reason:
         pytest.skip(str(reason))
-    podman.containers = [NAME] + STAGED_NAMES
-    yield ContainerHost(podman, image, str(tmp_path_factory.mktemp("container-gateway")), NAME,
-                        COLLECTIONS_ROOT)
-    podman.remove_containers()
-    podman.command("volume", "rm", "-f", NAME + "-data", check=False)
-    podman.stop()
 
 
 def test_runs_the_container_with_its_limits_and_a_second_run_changes_nothing(host):
@@ -137,7 +129,7 @@ def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
     assert after["Id"] == before["Id"] and after["Name"] == NAME and after["State"]["Running"]
     assert host.ready()
     names = host.engine.command("ps", "--all", "--format", "{{.Names}}").split()
-    assert not set(STAGED_NAMES) & set(names)
+    assert not set(host.staged_names) & set(names)
     assert not os.path.exists(host.role_vars["gateway_env_file"] + ".next")
 
     # A change that works replaces the container, and the next run leaves it.
@@ -158,7 +150,6 @@ def docker_host(host, tmp_path_factory):
         pytest.skip(str(reason))
     try:
         copy_image(host.engine, docker, host.image)
-        docker.containers = [NAME] + STAGED_NAMES
         yield ContainerHost(docker, host.image, str(tmp_path_factory.mktemp("docker-gateway")), NAME, COLLECTIONS_ROOT)
     finally:
         docker.stop()

@@ -20,15 +20,14 @@ import shutil
 import pytest
 
 from conftest import COLLECTIONS_ROOT, recap
-from harness.container_host import ContainerHost
+from harness.container_host import podman_container_host
 from harness.container_load import describe, measure
-from harness.containers import ContainerError, standin_podman
+from harness.containers import ContainerError
 from harness.throwaway import LOOPBACK, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed (apt-get install hey)")
 
 NAME = "mcpgw-tune-container"
-STAGED_NAMES = [NAME + "-next", NAME + "-previous"]
 MIB = 1024 * 1024
 ADMIN = "admin@example.com"
 LOAD_SECONDS = 40
@@ -37,19 +36,14 @@ LOAD_SECONDS = 40
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
     try:
-        podman, image = standin_podman()
+        with podman_container_host(str(tmp_path_factory.mktemp("tune-container")), NAME, COLLECTIONS_ROOT) as host:
+            # Upstream's defaults: no GUNICORN_WORKERS, so the image's script counts the host's CPUs.
+            host.role_vars["gateway_extra_env"] = {"RATE_LIMITING_ENABLED": "false", "MCPGATEWAY_UI_ENABLED": "false"}
+            installed = host.install()
+            assert installed.returncode == 0, installed.stdout[-5000:]
+            yield host
     except ContainerError as reason:
         pytest.skip(str(reason))
-    podman.containers = [NAME] + STAGED_NAMES
-    host = ContainerHost(podman, image, str(tmp_path_factory.mktemp("tune-container")), NAME, COLLECTIONS_ROOT)
-    # Upstream's defaults: no GUNICORN_WORKERS, so the image's script counts the host's CPUs.
-    host.role_vars["gateway_extra_env"] = {"RATE_LIMITING_ENABLED": "false", "MCPGATEWAY_UI_ENABLED": "false"}
-    installed = host.install()
-    assert installed.returncode == 0, installed.stdout[-5000:]
-    yield host
-    podman.remove_containers()
-    podman.command("volume", "rm", "-f", NAME + "-data", check=False)
-    podman.stop()
 
 
 def summary(host):
@@ -120,7 +114,7 @@ def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
     assert "keepalive = %d" % int(report["settings"]["keepalive"]) in text
     assert os.stat(mount["Source"]).st_mode & 0o777 == 0o644
     names = host.engine.command("ps", "--all", "--format", "{{.Names}}").split()
-    assert not set(STAGED_NAMES) & set(names)
+    assert not set(host.staged_names) & set(names)
 
     after = measure(host, ADMIN, LOAD_SECONDS)
     print("tuned, %d workers: %s" % (workers, describe(after)))
@@ -190,4 +184,4 @@ def test_a_tuning_that_never_gets_ready_is_rolled_back(host):
         assert handle.read() == tuning_before
     assert sorted(glob.glob(os.path.join(host.config_dir, "gunicorn.config.*.py"))) == copies_before
     names = host.engine.command("ps", "--all", "--format", "{{.Names}}").split()
-    assert not set(STAGED_NAMES) & set(names)
+    assert not set(host.staged_names) & set(names)
