@@ -69,6 +69,16 @@ def workers_running(host):
     return len([line for line in processes.splitlines() if line.split()[0] == "1" and "gunicorn" in line])
 
 
+def test_check_mode_shows_new_limits_and_changes_nothing(host):
+    # First, as an operator's first look: the container has never been tuned, no tuned file exists.
+    before = host.inspect()
+    completed = tune(host, "--check", "--diff", tune_container_memory="768m")
+    assert completed.returncode == 0, completed.stdout[-5000:]
+    assert "container limits: 1.5 -> 1.5 CPUs, 1g -> 768m memory (check mode: not applied)" in completed.stdout
+    assert host.inspect()["Id"] == before["Id"] and host.record()["container"]["memory"] == "1g"
+    assert not os.path.exists(os.path.join(host.config_dir, "gunicorn.conf.py"))
+
+
 def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
     nproc = os.cpu_count()
     auto = host.inspect()
@@ -128,14 +138,6 @@ def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
     installed = host.install()
     assert installed.returncode == 0 and recap(installed)["changed"] == 0, installed.stdout[-5000:]
     assert host.inspect()["Id"] == tuned["Id"]
-
-
-def test_check_mode_shows_new_limits_and_changes_nothing(host):
-    before = host.inspect()
-    completed = tune(host, "--check", "--diff", tune_container_memory="768m")
-    assert completed.returncode == 0, completed.stdout[-5000:]
-    assert "container limits: 1.5 -> 1.5 CPUs, 1g -> 768m memory (check mode: not applied)" in completed.stdout
-    assert host.inspect()["Id"] == before["Id"] and host.record()["container"]["memory"] == "1g"
 
 
 def test_new_limits_resize_the_container_and_the_plan_follows(host):
