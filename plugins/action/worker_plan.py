@@ -10,16 +10,22 @@ plan or a clear failure.
 
 from __future__ import annotations
 
+import socket
+
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.fleet import count_replicas
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.fleet import count_replicas, held_by_address
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.orchestrators import (
     compose_override,
     compose_target,
     helm_override,
     helm_target,
 )
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import held_by, make_plan
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import (
+    counted_on_their_hosts,
+    held_by,
+    make_plan,
+)
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import (
     DEFAULTS,
     PROFILES,
@@ -28,8 +34,8 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs im
 )
 
 # Options of this action that are not the planner's: the fleet's and the orchestrator targets'.
-NOT_PLANNER_OPTIONS = ("shared_by", "held_connections_from", "fleet_group", "shared_by_inventory", "target",
-                       "helm_values", "compose_project", "compose_service")
+NOT_PLANNER_OPTIONS = ("shared_by", "held_connections_from", "client_address_from", "fleet_group",
+                       "shared_by_inventory", "target", "helm_values", "compose_project", "compose_service")
 
 
 def planner_request(args):
@@ -64,6 +70,9 @@ ARGUMENT_SPEC = dict(
     current_db_connections=dict(type="int"),
     current_redis_connections=dict(type="int"),
     held_connections_from=dict(type="str"),
+    # Where a replica's connections come from, as the servers see them: the first of these inventory
+    # variables it sets, else its inventory name.
+    client_address_from=dict(type="list", elements="str", default=["mcpgateway_client_address", "ansible_host"]),
     allow_degraded=dict(type="bool", default=DEFAULTS["allow_degraded"]),
     uvloop_available=dict(type="bool", default=DEFAULTS["uvloop_available"]),
     overrides=dict(type="dict", default={}),
@@ -105,11 +114,7 @@ class ActionModule(ActionBase):
         else:
             replicas_reason = "replicas = %d: given (%s)" % (request["replicas"], fleet["reason"])
         if args["held_connections_from"]:
-            held_postgres, held_redis = held_by(replica_hosts, hostvars, args["held_connections_from"])
-            if request["current_db_connections"] is None:
-                request["current_db_connections"] = held_postgres
-            if request["current_redis_connections"] is None:
-                request["current_redis_connections"] = held_redis
+            replicas_reason += self.count_held(request, args, replica_hosts, hostvars)
         try:
             plan = make_plan(request)
         except PlanError as error:
@@ -123,6 +128,33 @@ class ActionModule(ActionBase):
         if advice:
             result["warnings"] = advice
         return result
+
+    @staticmethod
+    def count_held(request, args, replica_hosts, hostvars):
+        """Add to the request what the replicas' gateways hold now, which their new pools take over: as
+        the replicas in this run counted it on their hosts, and, for the others (outside the run, or
+        not answering), as the servers list their clients by address. Returns what the reason adds."""
+        held_var = args["held_connections_from"]
+        counted = counted_on_their_hosts(replica_hosts, hostvars, held_var)
+        held = dict(zip(("postgres", "redis"), held_by(replica_hosts, hostvars, held_var)))
+        listed = {"postgres": ((args["postgres"] or {}).get("connections_in_use") or {}).get("role_by_address"),
+                  "redis": (args["redis"] or {}).get("clients_by_address")}
+        added = []
+        for server, option, what in (("postgres", "current_db_connections", "PostgreSQL sessions"),
+                                     ("redis", "current_redis_connections", "Redis connections")):
+            if request[option] is not None or args[server] is None:
+                continue
+            found = held_by_address(replica_hosts, counted, hostvars, args["client_address_from"], listed[server],
+                                    resolve_addresses)
+            request[option] = held[server] + found["connections"]
+            if found["hosts"] or found["notes"]:
+                added.append("%d %s of %s, by address (%s)%s" % (
+                    found["connections"], what, ", ".join(found["hosts"]) or "none",
+                    ", ".join("%s: %s" % (host, " ".join(addresses)) for host, addresses in found["hosts"].items()),
+                    "".join("; %s" % note for note in found["notes"])))
+        if not added:
+            return ""
+        return "; held now by replicas not counted on their hosts, theirs and not in use: %s" % "; ".join(added)
 
     @staticmethod
     def plan_for_orchestrator(result, args):
@@ -160,3 +192,8 @@ class ActionModule(ActionBase):
         if advice:
             result["warnings"] = advice
         return result
+
+
+def resolve_addresses(name):
+    """The addresses name resolves to on the controller (an address resolves to itself)."""
+    return set(entry[4][0] for entry in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP))

@@ -266,25 +266,34 @@ WHERE r.rolname = session_user AND d.datname = current_database()
 # session with both is counted as a client (a parallel worker of another role would be too).
 CLIENT_BACKEND_FILTER = ("(backend_type = 'client backend' OR "
                          "(backend_type IS NULL AND usename IS NOT NULL AND datname IS NOT NULL))")
+# The role's own sessions by the address they come from (NULL over a unix socket), which a role sees
+# without pg_read_all_stats: a plan tells the sessions of the fleet's hosts outside its run by it.
 ACTIVITY_QUERY = """
 SELECT coalesce(state, 'unknown') AS state,
        usename = session_user AS same_role,
        datname = current_database() AS same_database,
+       CASE WHEN usename = session_user THEN host(client_addr) END AS client_address,
        count(*) AS connections
 FROM pg_stat_activity
 WHERE pid <> pg_backend_pid() AND %s
-GROUP BY 1, 2, 3
+GROUP BY 1, 2, 3, 4
 """
+LOCAL_CLIENTS = "local"
 
 
 def summarize_activity(rows):
-    in_use = {"total": 0, "role": 0, "database": 0, "by_state": {}}
+    """Sessions in use: in all, of the probing role, on its database, by state, and the role's by the
+    address they come from ("local" for a unix socket)."""
+    in_use = {"total": 0, "role": 0, "database": 0, "by_state": {}, "role_by_address": {}}
     for row in rows:
         count = int(row["connections"])
         in_use["total"] += count
         in_use["role"] += count if row["same_role"] else 0
         in_use["database"] += count if row["same_database"] else 0
         in_use["by_state"][row["state"]] = in_use["by_state"].get(row["state"], 0) + count
+        if row["same_role"]:
+            address = row.get("client_address") or LOCAL_CLIENTS
+            in_use["role_by_address"][address] = in_use["role_by_address"].get(address, 0) + count
     return in_use
 
 
@@ -445,8 +454,28 @@ def empty_result(endpoint):
         "max_connections": None, "superuser_reserved_connections": None, "reserved_connections": None,
         "connections_in_use": None, "role": None, "database": None, "rolconnlimit": None, "datconnlimit": None,
         "connections_available": None, "connections_available_binding": None, "connections_available_reason": None,
-        "connection_limits": [], "stalled_phase": None,
+        "connection_limits": [], "stalled_phase": None, "saturated": False,
     }
+
+
+# What PostgreSQL (or PgBouncer) answers a login it has no slot for, and the limit it names. The role's
+# and the database's limits come first, since "too many connections" ends both their messages.
+SLOT_REFUSALS = (
+    ("too many connections for role", "role connection limit"),
+    ("too many connections for database", "database connection limit"),
+    ("remaining connection slots are reserved", "max_connections"),
+    ("too many clients", "max_connections"),
+    ("no more connections allowed", "pgbouncer max_client_conn"),
+)
+
+
+def refused_limit(error):
+    """The limit a refused login names when the server had no slot for it, else None."""
+    lowered = " ".join(str(error).split()).lower()
+    for sign, limit in SLOT_REFUSALS:
+        if sign in lowered:
+            return limit
+    return None
 
 
 def driver_errors():
@@ -475,6 +504,11 @@ def probe_postgres(params, connector=None, progress=None):
         result["reachable"] = True
     except driver_errors() + (OSError,) as error:
         result["error"] = explain_error(error, endpoint, params["connect_timeout"])
+        limit = refused_limit(error) if connection is None else None
+        if limit:
+            # Full, not down: no session is free now. The plan counts what the gateways hold.
+            result.update(saturated=True, connections_available=0, connections_available_binding=limit,
+                          connections_available_reason="the server refused a new session: %s reached" % limit)
     finally:
         if connection is not None:
             connection.close()

@@ -241,6 +241,9 @@ def explain_error(error, endpoint, timeout):
             or "timeout" in lowered:
         return ("no answer from %s within %.1f s: the port accepts but does not answer like Redis, "
                 "or the server is overloaded or behind a firewall that drops packets (%s)" % (endpoint, timeout, text))
+    if MAXCLIENTS_REACHED in lowered:
+        return ("%s has no client slot left (%s): raise maxclients (and the ulimit -n of redis-server), or close "
+                "idle clients; the tune role gives back what untuned gateways' pools hold" % (endpoint, text))
     if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
         return ("TLS with %s failed (%s): check tls, tls_ca_cert, tls_cert/tls_key and tls_verify, and that the "
                 "server listens with TLS on that port" % (endpoint, text))
@@ -280,8 +283,45 @@ def empty_result(params, endpoint):
     }
     result.update(summarize_info({}))
     result["maxclients_source"] = None
+    result["saturated"] = False
+    result["clients_by_address"] = None
     return result
 
+
+def parse_client_list(text, own_id):
+    """CLIENT LIST -> the clients of the probe's user by the address they come from ("local" for a unix
+    socket), the probe's own connection (own_id) left out. Clients that name no user (Redis before 6)
+    are all counted."""
+    entries = []
+    for line in text.splitlines():
+        fields = dict(item.partition("=")[::2] for item in line.split() if "=" in item)
+        if fields.get("id"):
+            entries.append(fields)
+    own = [entry for entry in entries if entry["id"] == str(own_id)]
+    user = own[0].get("user") if own else None
+    by_address = {}
+    for entry in entries:
+        if entry["id"] == str(own_id) or (user is not None and entry.get("user") != user):
+            continue
+        address = entry.get("addr", "")
+        host = "local" if address.startswith("/") else address.rpartition(":")[0].strip("[]")
+        by_address[host] = by_address.get(host, 0) + 1
+    return by_address
+
+
+def clients_by_address(client):
+    """The probe's user's clients by address (parse_client_list), or None where the user may not run
+    CLIENT LIST or CLIENT ID: a plan then counts none of them by address."""
+    try:
+        own_id = client.execute_command("CLIENT", "ID")
+        raw = client.execute_command("CLIENT", "LIST")
+    except redis.exceptions.ResponseError:
+        return None
+    return parse_client_list(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw, own_id)
+
+
+# What Redis answers a client it accepts beyond maxclients, before it closes the connection.
+MAXCLIENTS_REACHED = "max number of clients reached"
 
 # Redis 6 and 7: "NOPERM this user has no permissions to run the 'info' command" (redis-py drops "NOPERM").
 DENIED_COMMAND = re.compile(r"permissions? to run the '([^']+)' command", re.IGNORECASE)
@@ -298,7 +338,8 @@ def probe_redis(params, client_factory=None, progress=None):
     try:
         client = (client_factory or make_client)(params)
         # Raw INFO text, so the parsing is ours and the same for every redis-py version.
-        client.set_response_callback("INFO", lambda response, **options: response)
+        for command in ("INFO", "CLIENT LIST"):
+            client.set_response_callback(command, lambda response, **options: response)
         progress["phase"] = "connecting, logging in and answering the first PING"
         client.ping()
         result["reachable"] = True
@@ -309,6 +350,8 @@ def probe_redis(params, client_factory=None, progress=None):
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         result.update(summarize_info(parse_info(text)))
         result["maxclients_source"] = "INFO"
+        progress["phase"] = "listing the clients (CLIENT LIST)"
+        result["clients_by_address"] = clients_by_address(client)
         if result["maxclients"] is None:
             # Before Redis 7 INFO does not carry maxclients: the operator's figure, else CONFIG GET.
             if params.get("maxclients"):
@@ -321,6 +364,9 @@ def probe_redis(params, client_factory=None, progress=None):
             result["clients_available"] = clients_available(result)
     except (redis.exceptions.RedisError, OSError, ValueError) as error:
         result["error"] = explain_error(error, endpoint, params["timeout"])
+        if MAXCLIENTS_REACHED in str(error).lower() and not result["reachable"]:
+            # Full, not down: no client slot is free now. The plan counts what the gateways hold.
+            result.update(saturated=True, clients_available=0)
     finally:
         if client is not None:
             client.close()

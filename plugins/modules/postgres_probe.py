@@ -129,9 +129,12 @@ connections_in_use:
   description:
     - Client connections held by others; C(total), C(role) (the probing role's), C(database)
       (on the probed database) and C(by_state).
+    - C(role_by_address) counts the probing role's sessions by the address they come from, C(local) for a unix
+      socket (a role sees its own sessions' addresses without C(pg_read_all_stats)). M(mcpgateway.tuning.worker_plan)
+      tells by it the sessions of the fleet's hosts outside its run. Added in 1.1.0; PgBouncer reports none.
   returned: always
   type: dict
-  sample: {total: 12, role: 4, database: 9, by_state: {idle: 10, active: 2}}
+  sample: {total: 12, role: 4, database: 9, by_state: {idle: 10, active: 2}, role_by_address: {10.0.0.12: 3, local: 1}}
 role:
   description:
     - The login role, C(name), C(superuser), C(can_use_reserved), C(connection_limit).
@@ -171,6 +174,18 @@ connection_limits:
   returned: always
   type: list
   elements: dict
+saturated:
+  description:
+    - Whether the server refused the probe's login because a connection limit is reached (C(max_connections) with
+      its reserved slots, the role's or the database's C(CONNECTION LIMIT), PgBouncer's C(max_client_conn)), full
+      but not down. RV(connections_available) is then V(0) and RV(connections_available_binding) names the limit; RV(error)
+      says what to do, and RV(reachable) is V(false), since no session could be made.
+    - Who holds the slots decides what a plan may count on. M(mcpgateway.tuning.worker_plan) counts the sessions the
+      gateways hold (M(mcpgateway.tuning.held_connections)) as what their new pools may use, which is how a tuning
+      gives back the slots that untuned gateways' pools took.
+  returned: always
+  type: bool
+  version_added: 1.1.0
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

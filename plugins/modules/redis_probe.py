@@ -150,6 +150,27 @@ clients_available:
   returned: always
   type: int
   sample: 9990
+clients_by_address:
+  description:
+    - The probing user's clients (the probe's own connection left out) by the address they come from, C(local) for a
+      unix socket; every client where the server names no users (Redis before 6). V(null) where the user may not run
+      C(CLIENT LIST) and C(CLIENT ID).
+    - M(mcpgateway.tuning.worker_plan) tells by it the connections of the fleet's hosts outside its run.
+  returned: always
+  type: dict
+  sample: {10.0.0.12: 96, local: 1}
+  version_added: 1.1.0
+saturated:
+  description:
+    - Whether Redis refused the probe because its clients had reached C(maxclients), full but not down.
+      RV(clients_available) is then V(0); RV(error) says what to do, and RV(reachable) is V(false), since no command
+      could be sent.
+    - Who holds the slots decides what a plan may count on. M(mcpgateway.tuning.worker_plan) counts the connections
+      the gateways hold (M(mcpgateway.tuning.held_connections)) as what their new pools may use, which is how a
+      tuning gives back the slots that untuned gateways' pools took.
+  returned: always
+  type: bool
+  version_added: 1.1.0
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

@@ -191,7 +191,26 @@ options:
       - The plan adds back what the running gateways of the replicas (the hosts counted as for O(replicas))
         hold, summed over those that registered it; O(current_db_connections) and O(current_redis_connections)
         win when given.
+      - The replicas that did not register it (outside this run, as with C(--limit), or not answering) have their
+        share reserved already, so what they hold is theirs, not in use by others. The plan counts it from the
+        probes' lists of clients by address (C(connections_in_use.role_by_address) of
+        M(mcpgateway.tuning.postgres_probe), C(clients_by_address) of M(mcpgateway.tuning.redis_probe)), at the
+        addresses O(client_address_from) gives for them. A partial run then plans as the full run does.
+      - An address that is also one of a replica that registered it (replicas behind one NAT, or on one machine)
+        cannot be told apart, nor a server that lists no addresses; what they hold then counts as in use, which
+        gives smaller pools, never larger. RV(replicas_reason) says who was counted, and how.
     type: str
+  client_address_from:
+    description:
+      - Where the connections of a replica come from, as the servers see them, for the replicas
+        O(held_connections_from) has no figure of; the first of these inventory variables the replica sets
+        (an address, or a name resolved on the controller), else its inventory name.
+      - Set C(mcpgateway_client_address) for a host whose connections leave by another address than the one
+        Ansible reaches it at.
+    type: list
+    elements: str
+    default: [mcpgateway_client_address, ansible_host]
+    version_added: 1.1.0
   uvloop_available:
     description:
       - Whether uvloop can be imported in the gateway's environment. Without it Granian cannot start on
@@ -295,6 +314,19 @@ degraded:
   description: Whether O(allow_degraded) lowered the workers to fit a budget.
   returned: success
   type: bool
+saturated:
+  description:
+    - The servers (C(PostgreSQL), C(Redis)) that refused the probe for want of a free slot while the gateways
+      of this run held some of their connections (the probes' RV(mcpgateway.tuning.postgres_probe#module:saturated)).
+      The plan counts what those gateways hold as what their new pools may use.
+    - Restarted alone with its new pools, a replica would then wait for connections that the replicas not
+      restarted with it keep, and would not get ready. The C(mcpgateway.tuning.tune) role refuses such a
+      rollout before it changes anything, unless every replica in RV(replica_hosts) is restarted together.
+  returned: success
+  type: list
+  elements: str
+  sample: [PostgreSQL, Redis]
+  version_added: 1.1.0
 replica_hosts:
   description: The hosts counted as replicas sharing this host's servers, this host included.
   returned: success

@@ -12,9 +12,15 @@ run is compared by what its probes found (shared_by: the servers' endpoints); a 
 (outside the run, or unreachable) by its inventory variables (shared_by_inventory: the URLs), and
 when those say nothing it is counted: reserving its share costs connections, leaving it out could
 exhaust the server.
+
+What a replica outside the run holds is then its own share, not in use by others: held_by_address
+counts it from the servers' lists of clients by address, so that a partial run plans as the full
+run does.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 
 def _values(hostvars, host, keys):
@@ -73,3 +79,73 @@ def count_replicas(host, run_hosts, fleet_hosts, hostvars, shared_by, shared_by_
     if fleet_hosts is None:
         reason += " (no inventory group %s: a partial run undercounts; set the fleet's group, or replicas)" % fleet_name
     return {"hosts": replicas, "unprobed": unprobed, "reason": reason, "warnings": warnings}
+
+
+LOCAL_CLIENTS = "local"
+
+
+def normal_address(text):
+    """An address as the servers show it, in one form (an IPv4 address mapped into IPv6 as itself)."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
+def addresses_of(host, hostvars, address_vars, resolve):
+    """The addresses host's connections come from: the first of address_vars it sets (a name is
+    resolved), else its inventory name resolved. An empty set when it cannot be resolved."""
+    own = hostvars.get(host, {})
+    name = next((str(own[var]) for var in address_vars if own.get(var) not in (None, "")), host)
+    try:
+        return set(normal_address(address) for address in resolve(name))
+    except (OSError, UnicodeError):
+        return set()
+
+
+def held_by_address(replicas, counted, hostvars, address_vars, by_address, resolve):
+    """What the replicas whose connections were not counted on their hosts (outside this run, or not
+    answering) hold now, as the server lists its clients by address, with who was counted.
+
+    Their share is reserved already (they are counted as replicas), so what they hold is theirs, not
+    in use by others; counted as in use it would be reserved twice and a partial run would plan
+    smaller pools than the full run. An address that also belongs to a replica counted on its host
+    (two replicas behind one NAT, or on one machine) cannot be told apart and is left out: counted
+    as in use, which errs on the safe side. So are the unix socket's clients.
+
+    replicas: the replicas sharing the server. counted: those whose connections were counted on their
+    hosts (mcpgateway.tuning.held_connections). by_address: {address: connections} from the probe, or
+    None when the probe could not list them. resolve(name) -> addresses.
+    Returns {"connections": n, "hosts": {host: [addresses]}, "notes": [...]}.
+    """
+    found = {"connections": 0, "hosts": {}, "notes": []}
+    others = [host for host in replicas if host not in counted]
+    if not others:
+        return found
+    if by_address is None:
+        found["notes"].append("the server did not list its clients by address, so what %s hold counts as in use"
+                              % ", ".join(others))
+        return found
+    listed = {}
+    for address, connections in by_address.items():
+        key = address if address == LOCAL_CLIENTS else normal_address(address)
+        listed[key] = listed.get(key, 0) + int(connections)
+    taken = set()
+    for host in counted:
+        taken |= addresses_of(host, hostvars, address_vars, resolve)
+    theirs = set()
+    for host in others:
+        addresses = addresses_of(host, hostvars, address_vars, resolve)
+        shared = sorted(addresses & taken)
+        if not addresses:
+            found["notes"].append("%s: its address cannot be resolved, so what it holds counts as in use" % host)
+        elif shared:
+            found["notes"].append("%s: its address %s is also a host's of this run, so what it holds counts as in use"
+                                  % (host, ", ".join(shared)))
+        else:
+            found["hosts"][host] = sorted(addresses)
+            theirs |= addresses
+    found["connections"] = sum(listed.get(address, 0) for address in theirs)
+    return found

@@ -201,7 +201,7 @@ def make_plan(request):
     fraction = table["memory_fraction"]
     replicas_total = inputs["replicas"] + inputs["rollout_surge"]
     plan = Decisions(inputs["overrides"])
-    warnings = []
+    warnings = list(inputs["saturation_warnings"])
 
     workers, degraded = plan_workers(inputs, fraction, replicas_total, plan, warnings)
     concurrency_per_worker = int(math.ceil(inputs["concurrency"] / float(workers)))
@@ -220,6 +220,9 @@ def make_plan(request):
         "totals": totals,
         "inputs": public_inputs(inputs, replicas_total),
         "degraded": degraded,
+        # The servers full of the gateways' own connections: restarted alone, a replica would wait for
+        # the connections the others keep, so the replicas sharing them restart together.
+        "saturated": list(inputs["saturated"]),
         "warnings": warnings,
     }
 
@@ -449,6 +452,13 @@ def public_inputs(inputs, replicas_total):
     return shown_inputs
 
 
+def counted_on_their_hosts(hosts, hostvars, held_var):
+    """The hosts that registered what their gateway holds (mcpgateway.tuning.held_connections) under
+    held_var: not a host outside the run, nor one that failed or skipped it."""
+    return [host for host in hosts if isinstance(hostvars.get(host, {}).get(held_var), dict)
+            and not hostvars[host][held_var].get("skipped") and not hostvars[host][held_var].get("failed")]
+
+
 def held_by(hosts, hostvars, held_var):
     """(PostgreSQL, Redis) connections the running gateways of these hosts hold now, as each host
     registered mcpgateway.tuning.held_connections under held_var with endpoints named postgres and
@@ -456,11 +466,8 @@ def held_by(hosts, hostvars, held_var):
     probes saw grow by as much. A host that registered nothing (or was skipped) and a unix socket
     (counted as null) add nothing."""
     postgres = redis = 0
-    for host in hosts:
-        held = hostvars.get(host, {}).get(held_var)
-        if not isinstance(held, dict) or held.get("skipped") or held.get("failed"):
-            continue
-        connections = held.get("connections") or {}
+    for host in counted_on_their_hosts(hosts, hostvars, held_var):
+        connections = hostvars[host][held_var].get("connections") or {}
         postgres += int(connections.get("postgres") or 0)
         redis += int(connections.get("redis") or 0)
     return postgres, redis

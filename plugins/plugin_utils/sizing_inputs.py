@@ -18,8 +18,12 @@ MIB = 1024 * 1024
 SERVERS = ("gunicorn", "granian")
 PROFILES = ("balanced", "high-throughput", "high-concurrency", "memory-constrained", "http1-only")
 
-# A pool of one connection serialises a worker; the planner refuses to go below two.
-MIN_REDIS_POOL_SIZE = 2
+# The smallest REDIS_MAX_CONNECTIONS a worker of gateway 1.1.0 starts and serves with. Its async pool
+# lends 4 connections for good to its listeners (pub/sub of the session registry, the registry cache,
+# cancellations, events) from startup: measured 2026-12-05 (1 worker, hey -c 20), a pool of 2 to 4
+# never finished the application's startup ("Too many connections"), 5 served 5.8 requests/s, 6
+# served 17.6 and 8 served 28.4. Two connections beside the listeners, as for PostgreSQL.
+MIN_REDIS_POOL_SIZE = 6
 
 DEFAULTS = {
     "server": "gunicorn",
@@ -163,6 +167,9 @@ def read_probe(name, probe, available_key, module):
         raise PlanError("%s must be the registered result of %s" % (name, module))
     if probe.get("skipped"):
         raise PlanError("%s is a skipped task's result: run %s first, or leave %s out" % (name, module, name))
+    if probe.get("saturated"):
+        # Full, not down: nothing is free now, and the plan may count only what the gateways give back.
+        return 0
     if not probe.get("reachable"):
         raise PlanError("%s was not reachable, so its connection budget is unknown: %s. Fix the connection, "
                         "or leave %s out only if the gateway does not use it" % (name, probe.get("error"), name))
@@ -215,6 +222,18 @@ def normalize(request):
     inputs["redis_available"] = None if redis is None else read_probe(
         "redis", redis, "clients_available", "mcpgateway.tuning.redis_probe")
     inputs["redis_p99_ms"] = redis_p99_ms(redis) if redis else None
+    inputs["saturated"], inputs["saturation_warnings"] = [], []
+    for name, probe, held, what in (("PostgreSQL", postgres, "current_db_connections", "sessions"),
+                                    ("Redis", redis, "current_redis_connections", "connections")):
+        if not (isinstance(probe, dict) and probe.get("saturated")):
+            continue
+        if not inputs[held]:
+            raise PlanError("%s refused the probe for want of a free slot, and the gateways of this run hold none of "
+                            "its %s, so a tuning has none to give back: %s" % (name, what, probe.get("error")))
+        inputs["saturated"].append(name)
+        inputs["saturation_warnings"].append(
+            "%s refused the probe for want of a free slot (%s): planned from the %d %s this run's gateways hold, "
+            "which their new pools give back" % (name, probe.get("error"), inputs[held], what))
     inputs["overrides"] = normalize_overrides(server, values.get("overrides") or {})
     if inputs["preload_shared_mb"] >= inputs["worker_memory_mb"]:
         raise PlanError("preload_shared_mb (%g) must be below worker_memory_mb (%g): it is the part of a worker that "
@@ -266,6 +285,7 @@ def normalize_overrides(server, overrides):
             checked[name] = value.strip()
     for name in ("REDIS_MAX_CONNECTIONS", "RATELIMITER_REDIS_MAX_CONNECTIONS"):
         if checked.get(name, MIN_REDIS_POOL_SIZE) < MIN_REDIS_POOL_SIZE:
-            raise PlanError("overrides.%s=%d is below %d: a pool of one connection serialises a worker's requests"
+            raise PlanError("overrides.%s=%d is below %d: a worker's listeners keep 4 connections of its pool, and "
+                            "with fewer than 2 beside them its startup does not finish or its requests queue"
                             % (name, checked[name], MIN_REDIS_POOL_SIZE))
     return checked

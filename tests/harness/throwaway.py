@@ -426,6 +426,41 @@ class ServedPort:
             connection.close()
 
 
+class SourceBoundRelay(ServedPort):
+    """A TCP relay on this machine's loopback to port on LOOPBACK, whose connections to it leave from
+    source, another loopback address: the server sees its clients come from source, as a replica on
+    another host would. For drivers that cannot choose their source address (libpq)."""
+
+    def __init__(self, port, source):
+        super().__init__()
+        self.target = (LOOPBACK, port)
+        self.source = source
+
+    def serve(self, connection):
+        upstream = socket.create_connection(self.target, timeout=10, source_address=(self.source, 0))
+        upstream.settimeout(None)
+        connection.settimeout(None)
+        self.connections.append(upstream)
+        for reader, writer in ((connection, upstream), (upstream, connection)):
+            threading.Thread(target=self._pump, args=(reader, writer), daemon=True).start()
+
+    @staticmethod
+    def _pump(reader, writer):
+        try:
+            while True:
+                data = reader.recv(65536)
+                if not data:
+                    break
+                writer.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                writer.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+
 class TricklingPort(ServedPort):
     """A TCP port that answers every connection one byte at a time, interval seconds apart (a Redis
     "+PONG" over and over): each read gets a byte before its timeout, so only a deadline on the

@@ -47,7 +47,7 @@ from harness.throwaway import Certificates, PgBouncerServer, PostgresServer, Red
 REDIS_PASSWORD = "redis-requirepass-7Gq2"
 REDIS_ACL_USER = "gateway"
 REDIS_ACL_PASSWORD = "acl-pass-Zr81x"
-REDIS_MAXCLIENTS = 57
+REDIS_MAXCLIENTS = 97
 REDIS_MAXMEMORY = 64 * 1024 * 1024
 
 PG_MAX_CONNECTIONS = 24

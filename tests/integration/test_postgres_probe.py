@@ -123,6 +123,8 @@ def test_role_limit_binds_and_the_server_agrees(run_module, postgres_server):
             "total": 5, "role": 2, "database": 2,
             # A non-superuser does not see the state of other roles' sessions.
             "by_state": {"idle": 1, "idle in transaction": 1, "unknown": 3},
+            # Its own sessions' addresses it does see; the other role's are not counted.
+            "role_by_address": {"127.0.0.1": 2},
         }
         assert result["connections_available"] == PG_ROLE_LIMIT - 2
         assert result["connections_available_binding"] == "role connection limit"

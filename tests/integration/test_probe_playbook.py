@@ -62,9 +62,9 @@ def test_report_shows_capacity_and_both_budgets(run_playbook, inventory, redis_s
 
 
 def test_report_shows_the_plan_with_its_reasons(run_playbook, inventory, redis_server):
-    # Of Redis's 57 clients, 20 held here leave 37, less 8 headroom, over the replica and its surge:
-    # 14 each, enough for one worker (3 pools of 2 and 4 fixed clients), and Gunicorn plans at least
-    # 2 on any host: degraded, and said.
+    # Of Redis's 97 clients, 20 held here leave 77, less 8 headroom, over the replica and its surge:
+    # 34 each, enough for one worker (3 pools of at least 6 and 4 fixed clients), and Gunicorn plans at
+    # least 2 on any host: degraded, and said.
     held = [socket.create_connection((redis_server.host, redis_server.port)) for index in range(20)]
     try:
         completed = run_playbook("mcpgateway.tuning.probe", inventory, {
@@ -83,7 +83,7 @@ def test_report_shows_the_plan_with_its_reasons(run_playbook, inventory, redis_s
                line in lines)
     assert any(line.strip().startswith("workers = 1: degraded to fit Redis") for line in lines)
     assert any(line.strip().startswith("REDIS_MAX_CONNECTIONS = ") and "budget" in line for line in lines)
-    assert any(line.strip().startswith("WARNING: degraded: Redis cannot give 10 connections") for line in lines)
+    assert any(line.strip().startswith("WARNING: degraded: Redis cannot give 22 connections") for line in lines)
 
 
 def test_unreachable_servers_are_reported_not_failed(run_playbook, inventory, silent_port):

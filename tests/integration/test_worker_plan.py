@@ -106,7 +106,7 @@ def test_plans_fit_the_budgets_the_probes_saw(run_playbook, plan_files):
             <= available - max(5, -(-available // 10))
         assert totals["redis_connections"] <= redis["clients_available"]
         assert set(plan["reasons"]) == set(settings)
-        # 24 PostgreSQL slots and 57 Redis clients are too few for 5 workers on each 2-vCPU gateway:
+        # 24 PostgreSQL slots and 97 Redis clients are too few for 5 workers on each 2-vCPU gateway:
         # the plan is degraded, and the reason names each budget that lowered it.
         assert plan["degraded"] is True
         assert plan["reasons"]["workers"].startswith("workers = %d: degraded to fit " % settings["workers"])

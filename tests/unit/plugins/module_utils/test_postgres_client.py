@@ -62,15 +62,18 @@ def test_a_full_server_gives_zero_not_a_negative_number():
     assert binding["available"] == -2
 
 
-def test_summarize_activity_by_state_role_and_database():
+def test_summarize_activity_by_state_role_database_and_the_roles_addresses():
     rows = [
-        {"state": "idle", "same_role": True, "same_database": True, "connections": 3},
-        {"state": "active", "same_role": False, "same_database": True, "connections": 2},
-        {"state": "unknown", "same_role": False, "same_database": False, "connections": 4},
-        {"state": "idle", "same_role": False, "same_database": None, "connections": 1},
+        {"state": "idle", "same_role": True, "same_database": True, "client_address": "10.0.0.12", "connections": 3},
+        {"state": "active", "same_role": True, "same_database": True, "client_address": "10.0.0.12", "connections": 1},
+        {"state": "idle", "same_role": True, "same_database": True, "client_address": None, "connections": 2},
+        {"state": "active", "same_role": False, "same_database": True, "client_address": None, "connections": 2},
+        {"state": "unknown", "same_role": False, "same_database": False, "client_address": None, "connections": 4},
+        {"state": "idle", "same_role": False, "same_database": None, "client_address": None, "connections": 1},
     ]
     assert postgres_client.summarize_activity(rows) == {
-        "total": 10, "role": 3, "database": 5, "by_state": {"idle": 4, "active": 2, "unknown": 4}}
+        "total": 13, "role": 6, "database": 8, "by_state": {"idle": 6, "active": 3, "unknown": 4},
+        "role_by_address": {"10.0.0.12": 4, "local": 2}}
 
 
 @pytest.mark.parametrize("dsn, expected", [
@@ -203,3 +206,37 @@ def test_dsn_has_password(dsn, expected):
 def test_option_errors(given, message):
     with pytest.raises(postgres_client.PostgresProbeError, match=message):
         postgres_client.check_options(params(**given))
+
+
+class RefusingConnector:
+    """A stand-in for the driver's connect that refuses the login with a server's message."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, dummy_params):
+        raise postgres_client.driver_errors()[0](self.message)
+
+
+@pytest.mark.parametrize("message, limit", [
+    ("connection failed: FATAL:  sorry, too many clients already", "max_connections"),
+    ("FATAL:  remaining connection slots are reserved for non-replication superuser connections", "max_connections"),
+    ('FATAL:  too many connections for role "gw"', "role connection limit"),
+    ('FATAL:  too many connections for database "mcp"', "database connection limit"),
+    ("ERROR:  no more connections allowed (max_client_conn)", "pgbouncer max_client_conn"),
+])
+def test_a_login_refused_for_want_of_a_slot_is_a_full_server_not_a_down_one(message, limit):
+    result = postgres_client.probe_postgres(params(), connector=RefusingConnector(message))
+
+    assert (result["saturated"], result["connections_available"], result["connections_available_binding"]) == (
+        True, 0, limit)
+    # No session could be made: the settings stay unknown, and the error still says what to do.
+    assert result["reachable"] is False and result["max_connections"] is None
+    assert result["error"] == postgres_client.explain_error(Exception(message), result["endpoint"], 5)
+
+
+def test_other_refusals_are_not_a_full_server():
+    result = postgres_client.probe_postgres(params(), connector=RefusingConnector(
+        'FATAL:  password authentication failed for user "gw"'))
+
+    assert result["saturated"] is False and result["connections_available"] is None

@@ -200,24 +200,33 @@ def test_option_errors(given, message):
 class FakeClient:
     """A stand-in for redis.Redis in pure-logic tests of the probe's control flow."""
 
-    def __init__(self, info_text, config=None, fail_with=None):
+    def __init__(self, info_text, config=None, fail_with=None, client_list=None):
         self.info_text = info_text
         self.config = config or {}
         self.fail_with = fail_with
         self.closed = False
+        self.callbacks = {}
+        self.client_list = client_list
 
     def set_response_callback(self, command, callback):
-        assert command == "INFO"
-        self.callback = callback
+        assert command in ("INFO", "CLIENT LIST")
+        self.callbacks[command] = callback
 
     def ping(self):
         if self.fail_with:
             raise self.fail_with
         return True
 
-    def execute_command(self, command):
-        assert command == "INFO"
-        return self.callback(self.info_text.encode())
+    def execute_command(self, *command):
+        if command == ("CLIENT", "ID"):
+            return 7
+        if command == ("CLIENT", "LIST"):
+            if self.client_list is None:
+                raise redis_client.redis.exceptions.ResponseError(
+                    "this user has no permissions to run the 'client|list' command")
+            return self.callbacks["CLIENT LIST"](self.client_list.encode())
+        assert command == ("INFO",)
+        return self.callbacks["INFO"](self.info_text.encode())
 
     def config_get(self, name):
         return {name: self.config[name]}
@@ -283,3 +292,47 @@ def test_error_wording(error, start):
 ])
 def test_url_has_password(url, expected):
     assert redis_client.url_has_password(url) is expected
+
+
+def test_maxclients_reached_is_a_full_server_not_a_down_one():
+    client = FakeClient("", fail_with=redis_client.redis.exceptions.ConnectionError("max number of clients reached"))
+    result = redis_client.probe_redis(params(host="cache"), client_factory=lambda p: client)
+
+    assert (result["saturated"], result["clients_available"], result["reachable"]) == (True, 0, False)
+    assert result["error"].startswith("redis://cache:6379/0 has no client slot left (max number of clients reached): "
+                                      "raise maxclients")
+    assert client.closed
+
+
+def test_other_refusals_are_not_a_full_server():
+    client = FakeClient("", fail_with=redis_client.redis.exceptions.AuthenticationError("invalid password"))
+    result = redis_client.probe_redis(params(host="cache"), client_factory=lambda p: client)
+
+    assert result["saturated"] is False and result["clients_available"] is None
+
+
+CLIENT_LIST = """\
+id=7 addr=10.0.0.11:50000 laddr=10.0.0.5:6379 fd=8 name= age=0 idle=0 flags=N db=0 cmd=client|list user=gw
+id=8 addr=10.0.0.12:50010 laddr=10.0.0.5:6379 fd=9 name= age=9 idle=3 flags=N db=0 cmd=get user=gw
+id=9 addr=10.0.0.12:50011 laddr=10.0.0.5:6379 fd=10 name= age=9 idle=3 flags=N db=0 cmd=get user=gw
+id=10 addr=[fd00::13]:50012 laddr=[fd00::5]:6379 fd=11 name= age=9 idle=3 flags=N db=0 cmd=set user=gw
+id=11 addr=/run/redis/redis.sock:0 laddr=/run/redis/redis.sock:0 fd=12 name= age=1 idle=1 flags=U db=0 cmd=ping user=gw
+id=12 addr=10.0.0.12:50013 laddr=10.0.0.5:6379 fd=13 name= age=9 idle=3 flags=N db=0 cmd=info user=monitor
+"""
+
+
+def test_the_users_clients_by_address_leave_out_the_probe_and_other_users():
+    assert redis_client.parse_client_list(CLIENT_LIST, 7) == {"10.0.0.12": 2, "fd00::13": 1, "local": 1}
+    # Redis before 6 names no users: every other client counts.
+    without_users = "\n".join(line.rsplit(" user=", 1)[0] for line in CLIENT_LIST.splitlines())
+    assert redis_client.parse_client_list(without_users, 7) == {"10.0.0.12": 3, "fd00::13": 1, "local": 1}
+
+
+def test_a_user_without_client_list_gets_no_addresses_and_no_error():
+    listed = redis_client.probe_redis(params(), client_factory=lambda p: FakeClient(
+        INFO_VALKEY_REPLICA_NO_MAXCLIENTS, config={"maxclients": "100"}, client_list=CLIENT_LIST))
+    denied = redis_client.probe_redis(params(), client_factory=lambda p: FakeClient(
+        INFO_VALKEY_REPLICA_NO_MAXCLIENTS, config={"maxclients": "100"}))
+
+    assert listed["clients_by_address"] == {"10.0.0.12": 2, "fd00::13": 1, "local": 1}
+    assert denied["clients_by_address"] is None and denied["error"] is None and denied["clients_available"] == 89

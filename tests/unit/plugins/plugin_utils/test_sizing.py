@@ -284,14 +284,15 @@ def test_redis_pools_cover_the_three_sized_pools_and_the_fixed_clients():
 
 
 def test_small_redis_fails_and_degrades():
-    with pytest.raises(PlanError, match="no plan fits: Redis cannot give 10 connections to each of 3 workers"):
-        plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(60), replicas=2)
-    result = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(60), replicas=2, allow_degraded=True)
+    # A worker needs 3 pools of 6 (its listeners keep 4 of the first) and 4 fixed clients: 22.
+    with pytest.raises(PlanError, match="no plan fits: Redis cannot give 22 connections to each of 3 workers"):
+        plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(100), replicas=2)
+    result = plan(capacity=HOSTS["2 x 8 GiB"], redis=redis(100), replicas=2, allow_degraded=True)
 
-    # 60 - 8 headroom = 52 clients / 3 = 17 per replica: one worker of 3 pools of 4 + 4 fixed.
+    # 100 - 8 headroom = 92 clients / 3 = 30 per replica: one worker of 3 pools of 8 + 4 fixed.
     assert result["settings"]["workers"] == 1
-    assert result["settings"]["REDIS_MAX_CONNECTIONS"] == 4
-    assert result["totals"]["redis_connections"] == 3 * 16 <= 52
+    assert result["settings"]["REDIS_MAX_CONNECTIONS"] == 8
+    assert result["totals"]["redis_connections"] == 3 * 28 <= 92
 
 
 def test_redis_timeout_follows_a_slow_probe():
@@ -362,7 +363,7 @@ def test_overrides_are_applied_with_what_the_plan_would_choose():
     ({"backlog": "+-5"}, "overrides.backlog must be a whole number, got '+-5'"),
     ({"REDIS_SOCKET_TIMEOUT": "nan"}, "overrides.REDIS_SOCKET_TIMEOUT must be a positive number, got 'nan'"),
     ({"preload_app": "maybe"}, "overrides.preload_app must be true or false"),
-    ({"REDIS_MAX_CONNECTIONS": 1}, "overrides.REDIS_MAX_CONNECTIONS=1 is below 2"),
+    ({"REDIS_MAX_CONNECTIONS": 5}, "overrides.REDIS_MAX_CONNECTIONS=5 is below 6: a worker's listeners keep 4"),
     ({"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0}, "overrides.DB_POOL_SIZE=1 leave 1 connection per worker"),
 ])
 def test_overrides_that_break_a_budget_or_make_no_sense_are_refused(overrides, message):
@@ -474,3 +475,36 @@ def test_granian_runs_asyncio_when_uvloop_is_missing_and_says_why():
     # An operator's choice still wins, with the plan's view beside it.
     forced = plan(capacity=HOSTS["2 x 8 GiB"], server="granian", uvloop_available=False, overrides={"loop": "uvloop"})
     assert forced["settings"]["loop"] == "uvloop" and "the plan would choose asyncio" in forced["reasons"]["loop"]
+
+
+# ------------------------------------------------------------------- servers full of the gateways' own
+
+
+def test_a_server_full_of_the_gateways_own_connections_is_planned_from_what_they_hold():
+    full_postgres = {"reachable": False, "saturated": True, "connections_available": 0,
+                     "error": "postgresql://db:5432/mcp has no connection slot left (FATAL: too many clients)"}
+    full_redis = {"reachable": False, "saturated": True, "clients_available": 0, "latency_ms": None,
+                  "error": "redis://cache:6379/0 has no client slot left (max number of clients reached)"}
+    result = plan(capacity=HOSTS["2 x 8 GiB"], postgres=full_postgres, redis=full_redis, replicas=3,
+                  current_db_connections=57, current_redis_connections=300)
+
+    # Planned as if what the three replicas hold were free: 57 - 6 headroom, 300 - 15 headroom.
+    assert (result["totals"]["db_budget"], result["totals"]["redis_budget"]) == (51, 285)
+    assert result["totals"]["db_connections"] <= 51 and result["totals"]["redis_connections"] <= 285
+    assert result["saturated"] == ["PostgreSQL", "Redis"]
+    assert result["warnings"][:2] == [
+        "PostgreSQL refused the probe for want of a free slot (postgresql://db:5432/mcp has no connection slot left "
+        "(FATAL: too many clients)): planned from the 57 sessions this run's gateways hold, which their new pools "
+        "give back",
+        "Redis refused the probe for want of a free slot (redis://cache:6379/0 has no client slot left (max number of "
+        "clients reached)): planned from the 300 connections this run's gateways hold, which their new pools give back"]
+
+
+def test_a_server_full_of_other_clients_fails_with_the_probes_reason():
+    full = {"reachable": False, "saturated": True, "connections_available": 0,
+            "error": "postgresql://db:5432/mcp has no connection slot left (FATAL: too many clients): raise "
+                     "max_connections"}
+    with pytest.raises(PlanError, match=r"PostgreSQL refused the probe for want of a free slot, and the gateways of "
+                                        r"this run hold none of its sessions, so a tuning has none to give back: "
+                                        r"postgresql://db:5432/mcp has no connection slot left .*raise max_connections"):
+        plan(capacity=HOSTS["2 x 8 GiB"], postgres=full)

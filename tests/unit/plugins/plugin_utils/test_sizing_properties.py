@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing import make_plan
-from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import PlanError
+from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import MIN_REDIS_POOL_SIZE, PlanError
 
 MIB = 1024 * 1024
 FRACTION = {"balanced": 0.85, "high-throughput": 0.85, "high-concurrency": 0.85, "memory-constrained": 0.75,
@@ -113,7 +113,7 @@ def a_plan_exists(request):
     memory_mib = request["capacity"]["memory"]["effective_bytes"] / float(MIB)
     fits_memory = sum(memory_per_worker_and_base(request)) <= FRACTION[request["profile"]] * memory_mib
     fits_db = db is None or db // replicas_total >= 2
-    fits_redis = redis is None or redis // replicas_total >= 3 * 2 + 4
+    fits_redis = redis is None or redis // replicas_total >= 3 * MIN_REDIS_POOL_SIZE + 4
     return fits_memory and fits_db and fits_redis
 
 
