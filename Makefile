@@ -34,6 +34,7 @@ help:
 	@echo "make molecule     Molecule scenarios on real systemd test machines (root)"
 	@echo "make benchmark    the performance suite on the test machines (root, on demand; writes benchmarks/results)"
 	@echo "make rollout-benchmark  rolling tunes under load behind HAProxy, drained or not (on demand)"
+	@echo "make fleet-benchmark  three replicas sharing PostgreSQL and Redis, upstream's defaults then tuned (root, on demand)"
 	@echo "make clean        remove .venv and .build"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -96,7 +97,7 @@ integration: venv system-packages
 # run chains of scenarios at once, but two chains side by side lost a scenario's PostgreSQL or Redis
 # in two of three runs (2026-12-04, cause not found yet), so there is one chain: one scenario after
 # the other. Each scenario's output goes to .build/molecule/<scenario>.log, printed at the end.
-MOLECULE_CHAINS := capacity,probes,systemd
+MOLECULE_CHAINS := capacity,probes,systemd,fleet
 MOLECULE_LOGS := $(BUILD)/molecule
 
 # The performance suite: on demand, not part of make test (about 3 hours on the 2-vCPU test machine).
@@ -108,6 +109,18 @@ benchmark: venv system-packages $(COLLECTION_LINK)
 	MCPGW_BENCHMARK_REPORTS=$(BENCHMARK_REPORTS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections \
 		$(VENV_BIN)/molecule test -s performance
 	PYTHONPATH=$(CURDIR)/$(BUILD)/collections $(VENV_BIN)/python benchmarks/table.py $(BENCHMARK_REPORTS)
+
+# A fleet of three replicas sharing one PostgreSQL and one Redis, on upstream's defaults and then tuned: the
+# Molecule scenario fleet (also part of make test), with its figures kept for benchmarks/fleet.py, which writes
+# benchmarks/results/fleet-*.json and its section of docs/performance.md (on demand, about 10 minutes).
+FLEET_RESULTS := $(CURDIR)/$(BUILD)/fleet-results
+.PHONY: fleet-benchmark
+fleet-benchmark: venv system-packages $(COLLECTION_LINK)
+	@[ "$$(id -u)" -eq 0 ] || { echo "make fleet-benchmark boots systemd test machines and needs root (sudo make fleet-benchmark)" >&2; exit 1; }
+	rm -rf $(FLEET_RESULTS) && mkdir -p $(FLEET_RESULTS)
+	MCPGW_FLEET_RESULTS=$(FLEET_RESULTS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections \
+		$(VENV_BIN)/molecule test -s fleet
+	$(VENV_BIN)/python benchmarks/fleet.py $(FLEET_RESULTS)
 
 # Rolling tunes under load behind HAProxy: restarts and reloads, drained or not (on demand, about 25 minutes;
 # writes benchmarks/results/rollout-*.json and its section of docs/performance.md).

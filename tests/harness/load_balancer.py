@@ -1,18 +1,30 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A real HAProxy in front of gateway replicas on this machine: one frontend on a free loopback
-port, one backend whose servers are health-checked on /ready, and the runtime API on a unix socket
-at level admin. Started in the foreground by its own process, stopped by its PID."""
+"""A real HAProxy in front of gateway replicas on this machine or on its test machines: one frontend
+on a free loopback port, one backend whose servers are health-checked on /ready, and the runtime API
+on a unix socket at level admin. Started in the foreground by its own process, stopped by its PID.
+
+As a script, for Molecule scenarios (the balancer outlives the playbook that starts it):
+
+    python tests/harness/load_balancer.py start STATE_FILE NAME=ADDRESS:PORT ...
+    python tests/harness/load_balancer.py stop STATE_FILE    (nothing to do when STATE_FILE is absent)
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
-from harness.throwaway import LOOPBACK, free_port, stop_process
+# tests/, where the harness package lives, when this file runs as a script.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness.throwaway import LOOPBACK, free_port, stop_process, stop_recorded  # noqa: E402 pylint: disable=C0413
 
 HAPROXY = "/usr/sbin/haproxy"
 
@@ -22,7 +34,8 @@ class LoadBalancerError(Exception):
 
 
 class HAProxy:
-    """servers: [(name, port)] of the backend `backend`, checked every second (2 checks up or down).
+    """servers: [(name, port)] on this machine's loopback, or [(name, address, port)], of the backend
+    `backend`, checked every second (2 checks up or down).
 
     resend_empty_responses: HAProxy sends a request again (once per retry, to another server if it can)
     when the connection it used closed before any answer. That is the race of a keep-alive connection
@@ -49,7 +62,8 @@ class HAProxy:
         ]
         if resend_empty_responses:
             lines += ["    retries 3", "    option redispatch", "    retry-on conn-failure empty-response"]
-        lines += ["    server %s %s:%d check inter 1s fall 2 rise 2" % (name, LOOPBACK, port) for name, port in servers]
+        endpoints = [tuple(server) if len(server) == 3 else (server[0], LOOPBACK, server[1]) for server in servers]
+        lines += ["    server %s %s:%d check inter 1s fall 2 rise 2" % endpoint for endpoint in endpoints]
         self.config = os.path.join(self.folder, "haproxy.cfg")
         with open(self.config, "w") as handle:
             handle.write("\n".join(lines) + "\n")
@@ -86,3 +100,46 @@ class HAProxy:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+def start_recorded(state_file, servers):
+    """HAProxy for servers [(name, address, port)], left running; its PID, folder, URL and admin socket
+    go to state_file for the playbooks and for stop_recorded."""
+    balancer = HAProxy(servers)
+    state = {"pid": balancer.process.pid, "folder": balancer.folder, "url": balancer.url,
+             "socket": balancer.socket, "backend": balancer.backend, "log": balancer.log_path}
+    with open(state_file, "w") as handle:
+        json.dump(state, handle, indent=1)
+    return state
+
+
+def server_argument(text):
+    name, endpoint = text.partition("=")[::2]
+    address, port = endpoint.rpartition(":")[::2]
+    if not (name and address and port.isdigit()):
+        raise argparse.ArgumentTypeError("expected NAME=ADDRESS:PORT, got %r" % text)
+    return name, address, int(port)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="HAProxy in front of gateway replicas, for a Molecule scenario")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start")
+    start.add_argument("state_file")
+    start.add_argument("servers", nargs="+", type=server_argument, metavar="NAME=ADDRESS:PORT")
+    stop = commands.add_parser("stop")
+    stop.add_argument("state_file")
+    args = parser.parse_args()
+    if args.command == "start":
+        try:
+            print(json.dumps(start_recorded(args.state_file, args.servers)))
+        except LoadBalancerError as error:
+            sys.exit(str(error))
+    elif os.path.exists(args.state_file):
+        with open(args.state_file) as handle:
+            stop_recorded(json.load(handle))
+        os.remove(args.state_file)
+
+
+if __name__ == "__main__":
+    main()
