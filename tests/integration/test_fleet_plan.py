@@ -28,7 +28,8 @@ import pytest
 from harness.throwaway import PostgresServer, RedisServer, SourceBoundRelay, free_port
 
 ROLE, PASSWORD, DATABASE = "fleet", "fleet-pass-Hx82c", "fleetdb"
-PLAY = """\
+# The plays of both tests: measure, then what each test probes and plans, then keep each host's plan.
+MEASURE = """\
 - name: Plan each gateway of the fleet
   hosts: mcpgateway
   gather_facts: false
@@ -36,6 +37,16 @@ PLAY = """\
     - name: Measure
       mcpgateway.tuning.capacity_info:
       register: fleet_capacity
+"""
+KEEP_THE_PLAN = """\
+    - name: Keep the plan
+      ansible.builtin.copy:
+        content: "{{ fleet_plan | to_json }}"
+        dest: "{{ plans }}/{{ inventory_hostname }}.json"
+        mode: "0600"
+      delegate_to: localhost
+"""
+PLAY = MEASURE + """\
     # Once for all: the probes of three hosts at once would see each other's sessions.
     - name: Probe PostgreSQL
       mcpgateway.tuning.postgres_probe:
@@ -52,13 +63,7 @@ PLAY = """\
         postgres: "{{ fleet_postgres }}"
         shared_by: [fleet_database_endpoint]
       register: fleet_plan
-    - name: Keep the plan
-      ansible.builtin.copy:
-        content: "{{ fleet_plan | to_json }}"
-        dest: "{{ plans }}/{{ inventory_hostname }}.json"
-        mode: "0600"
-      delegate_to: localhost
-"""
+""" + KEEP_THE_PLAN
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +121,8 @@ def test_a_limited_or_partly_unreachable_run_plans_as_the_full_run(run_playbook,
         " ".join(partly["gw1"]["plan_warnings"])
 
 
-HELD_PLAY = """\
-- name: Plan each gateway of the fleet, counting what the running gateways hold
-  hosts: mcpgateway
-  gather_facts: false
-  tasks:
-    - name: Measure
-      mcpgateway.tuning.capacity_info:
-      register: fleet_capacity
+# Each host probes, counts what its gateway holds, and plans with it.
+HELD_PLAY = MEASURE + """\
     - name: Probe PostgreSQL
       mcpgateway.tuning.postgres_probe:
         dsn: "{{ mcpgateway_database_url }}"
@@ -151,13 +150,7 @@ HELD_PLAY = """\
         shared_by: [fleet_database_endpoint, fleet_redis_endpoint]
         held_connections_from: fleet_held
       register: fleet_plan
-    - name: Keep the plan
-      ansible.builtin.copy:
-        content: "{{ fleet_plan | to_json }}"
-        dest: "{{ plans }}/{{ inventory_hostname }}.json"
-        mode: "0600"
-      delegate_to: localhost
-"""
+""" + KEEP_THE_PLAN
 
 
 @pytest.fixture(scope="module")
