@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from harness.throwaway import RedisServer
 from conftest import (
     PG_DATABASE,
     PG_MAX_CONNECTIONS,
@@ -96,6 +97,40 @@ def test_unreachable_servers_are_reported_not_failed(run_playbook, inventory, si
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Redis     UNREACHABLE: no answer from redis://127.0.0.1:%d/0 within 2.0 s" % silent_port in completed.stdout
     assert "Postgres  UNREACHABLE: no answer from postgresql://127.0.0.1:%d/db within 2 s" % silent_port \
+        in completed.stdout
+
+
+def fill(server, at_most=20):
+    """Connections to server until it refuses one: Redis answers a client beyond maxclients with an error
+    and closes, and sends nothing to one it keeps."""
+    held = []
+    while len(held) < at_most:
+        connection = socket.create_connection((server.host, server.port), timeout=5)
+        connection.settimeout(0.5)
+        try:
+            refusal = connection.recv(200)
+        except socket.timeout:
+            held.append(connection)
+            continue
+        connection.close()
+        assert b"max number of clients reached" in refusal, refusal
+        return held
+    raise AssertionError("Redis took %d clients and refused none" % at_most)
+
+
+def test_a_full_redis_is_reported_full_not_unreachable(run_playbook, inventory):
+    with RedisServer(maxclients=4) as full:
+        held = fill(full)
+        try:
+            completed = run_playbook("mcpgateway.tuning.probe", inventory, {"mcpgateway_redis_url": full.url()})
+        finally:
+            for connection in held:
+                connection.close()
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert ("Redis     FULL, no client slot free now: redis://127.0.0.1:%d/0 has no client slot left (max number of "
+            "clients reached): raise maxclients" % full.port) in completed.stdout
+    assert "Plan      not made: a server above is unreachable or full (the tune playbook plans a full server from" \
         in completed.stdout
 
 
