@@ -3,12 +3,16 @@
 """capacity_info on real Podman and Docker containers (tests/harness/containers.py): inside them
 nproc and /proc/meminfo show the host, the module must report the limits they were created with
 and name the engine's option that binds; a stopped container keeps its configured limits; an
-unknown container, or no engine, is an error that names both."""
+unknown container, or no engine, is an error that names both; the probe playbook reports a
+container's capacity with mcpgateway_container."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -107,3 +111,22 @@ def test_auto_finds_the_container_in_the_engine_that_has_it(engine, run_cases):
     assert not found.get("failed"), found.get("msg")
     assert found["container"]["engine"] == engine.name and found["container"]["name"] == "mcpgw-limited"
     assert os.path.exists("/proc/%d" % found["pid"])
+
+
+def test_the_probe_playbook_reports_the_containers_capacity(engine, ansible_env, tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("mcpgateway:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+                         "      ansible_python_interpreter: %s\n" % sys.executable)
+    completed = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+         "-e", json.dumps({"mcpgateway_container": "mcpgw-limited", "mcpgateway_container_engine": engine.name}),
+         "mcpgateway.tuning.probe"], env=dict(ansible_env, **engine.env), capture_output=True, text=True,
+        timeout=300, check=False)
+
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
+    output = completed.stdout
+    assert "localhost: capacity of %s container mcpgw-limited (running, cgroup" % engine.name in output
+    assert re.search(r"CPU       1\.5 usable \(1 rounded down, 2 up\), of \d+ online; limit: container CPU limit 1\.5 "
+                     r"\(%s --cpus\)" % engine.name, output), output[-3000:]
+    assert "Memory    1024 MiB usable of" in output
+    assert "limit: container memory limit 1024 MiB (%s --memory)" % engine.name in output
