@@ -35,6 +35,7 @@ help:
 	@echo "make benchmark    the performance suite on the test machines (root, on demand; writes benchmarks/results)"
 	@echo "make rollout-benchmark  rolling tunes under load behind HAProxy, drained or not (on demand)"
 	@echo "make fleet-benchmark  three replicas sharing PostgreSQL and Redis, upstream's defaults then tuned (root, on demand)"
+	@echo "make redis-pool-benchmark  the smallest Redis pool a gateway worker starts and serves with (on demand)"
 	@echo "make clean        remove .venv and .build"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -121,6 +122,12 @@ fleet-benchmark: venv system-packages $(COLLECTION_LINK)
 	MCPGW_FLEET_RESULTS=$(FLEET_RESULTS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/collections \
 		$(VENV_BIN)/molecule test -s fleet
 	$(VENV_BIN)/python benchmarks/fleet.py $(FLEET_RESULTS)
+
+# The smallest Redis pool a gateway worker starts and serves with (on demand, about 8 minutes; writes
+# benchmarks/results/redis-pool-*.json and its section of docs/performance.md).
+.PHONY: redis-pool-benchmark
+redis-pool-benchmark: venv system-packages $(COLLECTION_LINK)
+	$(VENV_BIN)/python benchmarks/redis_pool.py --collections $(CURDIR)/$(BUILD)/collections
 
 # Rolling tunes under load behind HAProxy: restarts and reloads, drained or not (on demand, about 25 minutes;
 # writes benchmarks/results/rollout-*.json and its section of docs/performance.md).

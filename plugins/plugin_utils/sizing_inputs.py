@@ -18,11 +18,11 @@ MIB = 1024 * 1024
 SERVERS = ("gunicorn", "granian")
 PROFILES = ("balanced", "high-throughput", "high-concurrency", "memory-constrained", "http1-only")
 
-# The smallest REDIS_MAX_CONNECTIONS a worker of gateway 1.1.0 starts and serves with. Its async pool
-# lends 4 connections for good to its listeners (pub/sub of the session registry, the registry cache,
-# cancellations, events) from startup: measured 2026-12-05 (1 worker, hey -c 20), a pool of 2 to 4
-# never finished the application's startup ("Too many connections"), 5 served 5.8 requests/s, 6
-# served 17.6 and 8 served 28.4. Two connections beside the listeners, as for PostgreSQL.
+# The smallest REDIS_MAX_CONNECTIONS a worker of gateway 1.1.0 starts and serves with, and one to spare.
+# Its async pool lends 4 connections for good to its listeners (pub/sub of the session registry, the
+# registry cache, cancellations, events) from startup: with a pool of 2 to 4 the application's startup
+# never finished ("Too many connections"), from 5 up it served hey -c 20 without a failure
+# (benchmarks/redis_pool.py, docs/performance.md). Two connections beside the listeners, as for PostgreSQL.
 MIN_REDIS_POOL_SIZE = 6
 
 DEFAULTS = {
