@@ -26,7 +26,12 @@ import sys
 import tempfile
 import time
 
-from performance_page import replace_section  # benchmarks/, the folder of this script
+from performance_page import (  # benchmarks/, the folder of this script
+    benchmark_parser,
+    load_result,
+    replace_section,
+    save_result,
+)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION_START, SECTION_END = "<!-- redis-pool:start -->", "<!-- redis-pool:end -->"
@@ -126,25 +131,19 @@ def section(results):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--collections", default=os.path.join(REPO_ROOT, ".build", "collections"),
-                        help="a folder with this checkout as ansible_collections/mcpgateway/tuning")
+    parser = benchmark_parser(__doc__, collections=True)
     parser.add_argument("--pools", type=int, nargs="+", default=[2, 3, 4, 5, 6, 8, 12])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--wait", type=int, default=60, help="seconds to wait for /ready after each restart")
-    parser.add_argument("--report", metavar="JSON", help="only write the section again from a saved result")
     options = parser.parse_args(argv[1:])
     if options.report:
-        with open(options.report) as handle:
-            results = json.load(handle)
+        results = load_result(options.report)
     else:
         if not shutil.which("hey"):
             sys.exit("needs hey (apt-get install hey)")
         results = run(options)
-        path = os.path.join(REPO_ROOT, "benchmarks", "results", "redis-pool-%s.json" % results["date"])
-        with open(path, "w") as handle:
-            json.dump(results, handle, indent=1)
+        save_result(results, "redis-pool-%s.json" % results["date"])
     replace_section(section(results), SECTION_START, SECTION_END, "The smallest Redis pool a worker needs")
     print(section(results))
 

@@ -22,7 +22,6 @@ the rollout section of docs/performance.md. --report JSON writes the section aga
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -33,7 +32,12 @@ import sys
 import tempfile
 import time
 
-from performance_page import replace_section  # benchmarks/, the folder of this script
+from performance_page import (  # benchmarks/, the folder of this script
+    benchmark_parser,
+    load_result,
+    replace_section,
+    save_result,
+)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION_START = "<!-- rollout:start -->"
@@ -168,23 +172,15 @@ def run(options):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--collections", default=os.path.join(REPO_ROOT, ".build", "collections"),
-                        help="a folder with this checkout as ansible_collections/mcpgateway/tuning")
+    parser = benchmark_parser(__doc__, collections=True)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--outside", type=int, default=20, help="seconds of load before and after each rollout")
-    parser.add_argument("--report", metavar="JSON", help="only write the section again from a saved result")
     options = parser.parse_args(argv[1:])
-    if options.report:
-        with open(options.report) as handle:
-            results = json.load(handle)
-    else:
-        results = run(options)
+    results = load_result(options.report) if options.report else run(options)
     results["summary"] = summarize(results["rollout"])
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     if not options.report:
-        with open(os.path.join(REPO_ROOT, "benchmarks", "results", "rollout-%s.json" % stamp), "w") as handle:
-            json.dump(results, handle, indent=1)
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        save_result(results, "rollout-%s.json" % stamp)
     replace_section(section(results), SECTION_START, SECTION_END, "A rolling tune behind HAProxy, measured")
     print(section(results))
 

@@ -17,7 +17,6 @@ benchmarks/results/worker-memory-DATE.json and its section of docs/performance.m
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import importlib.util
 import json
@@ -33,7 +32,12 @@ import threading
 import time
 import urllib.request
 
-from performance_page import replace_section  # benchmarks/, the folder of this script
+from performance_page import (  # benchmarks/, the folder of this script
+    benchmark_parser,
+    load_result,
+    replace_section,
+    save_result,
+)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_GATEWAY = os.path.join(REPO_ROOT, ".build", "demo", "gateway")
@@ -283,16 +287,14 @@ def planner_defaults():
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--gateway", default=DEMO_GATEWAY, help="an installed gateway's folder (make demo's)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--report", metavar="JSON", help="only write the section again from a saved result")
     options = parser.parse_args(argv[1:])
     if options.report:
-        with open(options.report) as handle:
-            results = json.load(handle)
+        results = load_result(options.report)
     else:
         hey = shutil.which("hey")
         if not os.path.isdir(os.path.join(options.gateway, "venv")) or not hey:
@@ -306,9 +308,7 @@ def main(argv):
                    "requests": options.requests, "concurrency": options.concurrency, "rows": rows}
     results["defaults"] = planner_defaults()
     results["predictions"] = predictions(results["rows"], results["defaults"])
-    path = os.path.join(REPO_ROOT, "benchmarks", "results", "worker-memory-%s.json" % results["date"])
-    with open(path, "w") as handle:
-        json.dump(results, handle, indent=1)
+    save_result(results, "worker-memory-%s.json" % results["date"])
     replace_section(section(results), SECTION_START, SECTION_END, "Worker memory")
     print(section(results))
 
