@@ -81,11 +81,9 @@ def count_replicas(host, run_hosts, fleet_hosts, hostvars, shared_by, shared_by_
     return {"hosts": replicas, "unprobed": unprobed, "reason": reason, "warnings": warnings}
 
 
-LOCAL_CLIENTS = "local"
-
-
 def normal_address(text):
-    """An address as the servers show it, in one form (an IPv4 address mapped into IPv6 as itself)."""
+    """An address as the servers show it, in one form (an IPv4 address mapped into IPv6 as itself);
+    anything that is not an address (a probe's "local" for its unix socket clients) as it is."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -130,7 +128,7 @@ def held_by_address(replicas, counted, hostvars, address_vars, by_address, resol
         return found
     listed = {}
     for address, connections in by_address.items():
-        key = address if address == LOCAL_CLIENTS else normal_address(address)
+        key = normal_address(address)
         listed[key] = listed.get(key, 0) + int(connections)
     taken = set()
     for host in counted:
