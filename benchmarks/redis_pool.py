@@ -35,7 +35,6 @@ from performance_page import (  # benchmarks/, the folder of this script
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTION_START, SECTION_END = "<!-- redis-pool:start -->", "<!-- redis-pool:end -->"
-TOOLS_LIST = '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
 POOL_EXHAUSTED = "Too many connections"
 
 
@@ -64,9 +63,8 @@ def measure(gateway, client, size, seconds, concurrency, wait, harness):
            "idle_clients": client.info("clients")["connected_clients"] - 1}
     if ready:
         completed = subprocess.run(
-            ["hey", "-z", "%ds" % seconds, "-c", str(concurrency), "-t", "30", "-m", "POST",
-             "-H", "Authorization: Bearer " + gateway.token(minutes=10), "-H", "Content-Type: application/json",
-             "-d", TOOLS_LIST, gateway.url + "/rpc"], capture_output=True, text=True, timeout=seconds + 120, check=False)
+            harness.hey_command(gateway.url, gateway.token(minutes=10), concurrency, "%ds" % seconds, timeout=30),
+            capture_output=True, text=True, timeout=seconds + 120, check=False)
         report = harness.parse_hey(completed.stdout)
         row.update(requests=report["requests"], failed=report["non_2xx"] + report["errors"],
                    requests_per_second=report["requests_per_second"], p99_ms=report["latency_ms"].get("p99"),
@@ -79,12 +77,12 @@ def run(options):
     # The tests' harness installs and drives the gateway; it needs this checkout as the collection.
     sys.path[:0] = [options.collections, os.path.join(REPO_ROOT, "tests")]
     import redis  # pylint: disable=import-outside-toplevel
-    from harness import local_gateway, throwaway  # pylint: disable=import-outside-toplevel
+    from harness import fleet, local_gateway, throwaway  # pylint: disable=import-outside-toplevel
     from ansible_collections.mcpgateway.tuning.plugins.module_utils.load_report import (  # pylint: disable=C0415
         parse_hey,
     )
 
-    harness = argparse.Namespace(wait_ready=throwaway.wait_ready, parse_hey=parse_hey)
+    harness = argparse.Namespace(wait_ready=throwaway.wait_ready, parse_hey=parse_hey, hey_command=fleet.hey_command)
     folder = tempfile.mkdtemp(prefix="mcpgw-redis-pool-")
     password = "redis-pool-%d" % os.getpid()
     rows = []

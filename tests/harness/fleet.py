@@ -81,8 +81,10 @@ class LocalFleet:
             replica.stop()
 
 
-def hey_command(url, token, concurrency, duration):
-    return ["hey", "-z", duration, "-c", str(concurrency), "-t", "20", "-m", "POST",
+def hey_command(url, token, concurrency, duration, timeout=20):
+    """hey sending authenticated tools/list to url for duration (hey's "20s"), waiting timeout seconds
+    for each response."""
+    return ["hey", "-z", duration, "-c", str(concurrency), "-t", str(timeout), "-m", "POST",
             "-H", "Authorization: Bearer " + token, "-H", "Content-Type: application/json", "-d", TOOLS_LIST,
             url + "/rpc"]
 
