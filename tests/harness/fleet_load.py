@@ -32,15 +32,16 @@ import psycopg
 import redis
 
 # The collection (this checkout, as Molecule's ANSIBLE_COLLECTIONS_PATH has it) for hey's parser and
-# the gateway's log signs.
-sys.path[:0] = [path for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if path]
+# the gateway's log signs, and tests/, where the harness package lives.
+sys.path[:0] = [path for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if path] + [
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.load_report import parse_hey  # noqa: E402 pylint: disable=C0413
 from ansible_collections.mcpgateway.tuning.plugins.module_utils.resource_usage import (  # noqa: E402 pylint: disable=C0413
     database_exhaustion_signs,
 )
+from harness.fleet import hey_command  # noqa: E402 pylint: disable=C0413
 
-TOOLS_LIST = '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
 POSTGRES_SUPERUSER = "postgres"
 # What redis-py raises, and the gateway logs, when Redis is at maxclients.
 REDIS_REFUSAL = "max number of clients reached"
@@ -89,12 +90,6 @@ class Sampler(threading.Thread):
         return dict(self.peaks, redis_rejected_connections=rejected, samples=self.samples, failure=self.failure)
 
 
-def hey_command(url, token, concurrency, seconds, timeout):
-    return ["hey", "-z", "%ds" % seconds, "-c", str(concurrency), "-t", str(timeout), "-m", "POST",
-            "-H", "Authorization: Bearer " + token, "-H", "Content-Type: application/json", "-d", TOOLS_LIST,
-            url + "/rpc"]
-
-
 def measure(url, token, servers, seconds, concurrency, timeout):
     """hey through url for seconds, and the servers' peaks meanwhile; a failed request is a non-2xx
     answer or none. Its start and end (epoch seconds) let the journals be read for the same time."""
@@ -102,7 +97,7 @@ def measure(url, token, servers, seconds, concurrency, timeout):
     started = time.time()
     sampler.start()
     try:
-        completed = subprocess.run(hey_command(url, token, concurrency, seconds, timeout), capture_output=True,
+        completed = subprocess.run(hey_command(url, token, concurrency, "%ds" % seconds, timeout), capture_output=True,
                                    text=True, timeout=seconds + timeout + 60, check=False)
     finally:
         peaks = sampler.stop()
