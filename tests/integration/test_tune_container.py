@@ -5,9 +5,9 @@ of upstream's image. The install playbook runs it with upstream's auto workers (
 counting the host's CPUs) in a 1.5-CPU, 1 GiB container, and what that costs under load is recorded,
 not assumed; the tune playbook sizes it from the container's limits, creates it again with the plan in
 GUNICORN_* and the tuned gunicorn.conf.py mounted, and the same load then has no failed request and
-no OOM kill. A second run and an install run change nothing; new limits resize it and the plan
-follows them; a tuning that never gets ready is rolled back to the container that served, on its
-files."""
+no OOM kill. A second run and an install run change nothing; the site playbook resizes it to new
+limits, which the plan follows, and benchmarks it before and after in interleaved rounds; a tuning
+that never gets ready is rolled back to the container that served, on its files."""
 
 from __future__ import annotations
 
@@ -140,23 +140,54 @@ def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
     assert host.inspect()["Id"] == tuned["Id"]
 
 
-def test_new_limits_resize_the_container_and_the_plan_follows(host):
-    before = host.inspect()
-    completed = tune(host, tune_container_cpus="1", tune_container_memory="768m")
-    assert completed.returncode == 0, completed.stdout[-5000:]
-    report = summary(host)
-    assert float(report["capacity"]["cpus"]) == 1.0 and int(report["capacity"]["memory_mib"]) == 768
-    assert report["capacity"]["memory_binding"] == "container memory limit 768 MiB (podman --memory)"
+def test_the_site_playbook_resizes_benchmarks_and_interleaves_the_container(host):
+    """The operator's whole flow on the container: the site playbook measures it, tunes it to new limits
+    (the plan follows them), measures it again, then measures before and after again (B A), creating it
+    again from the snapshot's files and limits for A and from the tuned ones after."""
+    first = host.inspect()
+    assert first["HostConfig"]["NanoCpus"] == 1500000000 and first["HostConfig"]["Memory"] == 1024 ** 3
+    workers_before = host.environment()["GUNICORN_WORKERS"]
+    reports = os.path.join(host.folder, "benchmark-reports")
+    # The role's path and report, not figures: one run of 100 requests a phase and round.
+    completed = host.playbook("site", {
+        "mcpgateway_fact_dir": host.fact_dir, "tune_report_dir": os.path.join(host.folder, "reports"),
+        "tune_ready_timeout": 120, "tune_container_cpus": "1", "tune_container_memory": "768m",
+        "benchmark_report_dir": reports, "benchmark_ready_timeout": 120, "benchmark_runs": 1,
+        "benchmark_requests": 100, "benchmark_concurrency": 10, "benchmark_warmup_requests": 30,
+        "benchmark_warmup_rounds": 2, "benchmark_interleave": True, "benchmark_interleave_rounds": 2})
+    assert completed.returncode == 0, completed.stdout[-6000:]
+
+    # The plan follows the new limits, named in the engine's terms.
+    tuned = summary(host)
+    assert float(tuned["capacity"]["cpus"]) == 1.0 and int(tuned["capacity"]["memory_mib"]) == 768
+    assert tuned["capacity"]["memory_binding"] == "container memory limit 768 MiB (podman --memory)"
+    with open(os.path.join(reports, "local-gateway.benchmark.json")) as handle:
+        report = json.load(handle)
+    # Two rounds of one run each: A B, then B A; the token minted in the container, the watch on its
+    # main process and its log file.
+    for name in ("before", "after"):
+        phase = report["phases"][name]
+        assert phase["runs"] == 2 and phase["status_codes"] == {"200": 200} and phase["errors"] == 0
+        assert 50 < phase["peak_memory_mib"] < 1024 and phase["oom_kills"] == 0
+        assert phase["log_signs"]["refused"] == 0
+    assert report["comparison"]["verdict"] in ("better", "no measurable change", "worse")
+    workers = str(tuned["settings"]["workers"])
+    assert [(change["before"], change["after"]) for change in report["changes"] if change["name"] == "workers"] == \
+        ([] if workers == workers_before else [(workers_before, workers)])
+    # Created again for round 2's A (the snapshot's files and limits) and once more for the tuned ones.
+    assert completed.stdout.count("TASK [mcpgateway.tuning.container_replace : Start the new container]") == 3
     resized = host.inspect()
-    assert resized["Id"] != before["Id"] and host.ready()
+    assert resized["Id"] != first["Id"] and resized["State"]["Running"] and host.ready()
     assert resized["HostConfig"]["NanoCpus"] == 1000000000 and resized["HostConfig"]["Memory"] == 768 * MIB
-    assert host.environment()["GUNICORN_WORKERS"] == str(report["settings"]["workers"])
-    # Recorded: the next tune run keeps them.
+    assert host.environment()["GUNICORN_WORKERS"] == workers
+    # Recorded: the next tune run keeps them, and changes nothing.
     assert host.record()["container"]["cpus"] == "1" and host.record()["container"]["memory"] == "768m"
     again = tune(host)
     assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-5000:]
-    # Only the copy the container mounts is left.
+    # Only the copy the container mounts is left, and no staged container.
     assert glob.glob(os.path.join(host.config_dir, "gunicorn.config.*.py")) == [mounted_config(resized)[0]["Source"]]
+    names = host.engine.command("ps", "--all", "--format", "{{.Names}}").split()
+    assert not set(host.staged_names) & set(names)
 
 
 def test_bad_limits_are_refused_before_anything_changes(host):
