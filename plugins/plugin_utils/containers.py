@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from urllib.parse import urlsplit
 
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.orchestrators import compose_cpus, compose_memory
 from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.sizing_inputs import SERVER_MEMORY_MB, PlanError
@@ -27,6 +28,8 @@ DATA_DIR = "/app/data"
 # The configuration upstream's run-gunicorn.sh passes to Gunicorn with -c; its command line (workers,
 # timeout, max requests, preload) wins over the file, which carries the rest.
 SERVER_CONFIG = "/app/gunicorn.config.py"
+# How the container is reached: its port published by the engine, or the host's network shared.
+NETWORKS = ("bridge", "host")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MIB = 1024 * 1024
 
@@ -90,17 +93,47 @@ def server_config_copy(config_dir, text):
     return "%s/gunicorn.config.%s.py" % (config_dir.rstrip("/"), hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
-def create_command(engine, name, image, env_files, host, port, volume, limits, server_config=""):
+def listen_environment(network, host, port):
+    """HOST and PORT of the gateway inside its container: with the engine's network (bridge), every
+    address of the container on the image's port, the host side being the published port; with the
+    host's network, where the gateway is reached, since nothing is published."""
+    if network not in NETWORKS:
+        raise PlanError("gateway_container_network is %r: give bridge (the port published on gateway_host) or host "
+                        "(the container uses the host's network)" % (network,))
+    return {"HOST": "0.0.0.0", "PORT": str(CONTAINER_PORT)} if network == "bridge" else {"HOST": host, "PORT": str(port)}
+
+
+def loopback_servers(urls):
+    """The settings of urls ({setting: URL}) whose server is on a loopback address (127.0.0.0/8, ::1,
+    localhost), each as "setting (address)": a container behind the engine's bridge cannot reach them.
+    Never the URL itself, which may hold a password. URLs without a host (SQLite) are left out."""
+    found = []
+    for setting in sorted(urls):
+        try:
+            address = urlsplit(str(urls[setting] or "")).hostname
+        except ValueError:
+            continue
+        if address and (address == "localhost" or address == "::1" or address.startswith("127.")):
+            found.append("%s (%s)" % (setting, address))
+    return found
+
+
+def create_command(engine, name, image, env_files, host, port, volume, limits, server_config="", network="bridge"):
     """{"argv": the engine's create command, "definition": its digest}. env_files: [{"path", "text"}],
     in the order the engine reads them (a later file wins). server_config: the host path of a
     Gunicorn configuration mounted read-only where the image reads its own, or empty for the
-    image's. The digest covers everything the container is created with, the settings of the
-    environment files included; the files' paths and the container's name are left out, since
-    renaming a container or moving a file changes nothing it runs."""
-    options = ["--publish", "%s:%d:%d" % (host, int(port), CONTAINER_PORT), "--volume", "%s:%s" % (volume, DATA_DIR),
-               # Brings the container back when its main process dies; Podman's podman-restart.service
-               # and Docker's daemon start it again at boot.
-               "--restart", "always"]
+    image's. network: bridge publishes the image's port on host:port; host shares the host's
+    network (the environment's HOST and PORT say where the gateway listens: listen_environment).
+    The digest covers everything the container is created with, the settings of the environment
+    files included; the files' paths and the container's name are left out, since renaming a
+    container or moving a file changes nothing it runs."""
+    listen_environment(network, host, port)
+    options = (["--publish", "%s:%d:%d" % (host, int(port), CONTAINER_PORT)] if network == "bridge"
+               else ["--network", "host"])
+    options += ["--volume", "%s:%s" % (volume, DATA_DIR),
+                # Brings the container back when its main process dies; Podman's podman-restart.service
+                # and Docker's daemon start it again at boot.
+                "--restart", "always"]
     if server_config:
         options += ["--volume", "%s:%s:ro" % (server_config, SERVER_CONFIG)]
     if limits["cpus"] is not None:

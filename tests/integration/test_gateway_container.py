@@ -60,7 +60,7 @@ def test_runs_the_container_with_its_limits_and_a_second_run_changes_nothing(hos
     # The record the tune role creates the container again from, without the install's variables.
     assert record["container"] == {
         "engine": "podman", "name": NAME, "image": host.role_vars["gateway_container_image"], "host": LOOPBACK,
-        "port": host.port, "volume": NAME + "-data", "cpus": "1.5", "memory": "1g",
+        "port": host.port, "volume": NAME + "-data", "cpus": "1.5", "memory": "1g", "network": "bridge",
         "engine_environment": host.role_vars["gateway_container_engine_environment"]}
     # The tune role's environment file, empty until it writes it, is read after the gateway's.
     tuning_env = os.path.join(host.config_dir, "tuning.env")
@@ -102,6 +102,8 @@ def test_the_restart_policy_brings_a_killed_container_back(host):
     ({"gateway_container_engine_environment": {"PATH": "/nonexistent"}},
      "gateway_container_engine is podman, and \"podman version\" fails on this host"),
     ({"gateway_port": 70000}, "podman refused to create the container"),
+    ({"gateway_database_url": "postgresql+psycopg://mcp:s3cret@127.0.0.1:5432/mcp"},
+     "gateway_database_url (127.0.0.1) on the host's loopback, which a container on the engine's network"),
 ])
 def test_bad_input_fails_before_the_serving_container_is_touched(host, overrides, message):
     before = host.inspect()
@@ -119,9 +121,10 @@ def test_bad_input_fails_before_the_serving_container_is_touched(host, overrides
 
 def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
     before = host.inspect()
-    # A database nothing listens on: the new container starts, and never answers /ready.
+    # A database on the host's loopback that nothing listens on, reached over the host's network: the
+    # new container starts, and never answers /ready.
     completed = host.install(gateway_database_url="postgresql+psycopg://mcp:x@%s:%d/mcp" % (LOOPBACK, free_port()),
-                             gateway_ready_timeout=12)
+                             gateway_container_network="host", gateway_ready_timeout=12)
     assert completed.returncode != 0
     assert "did not answer %s/ready within 12 s" % host.url in completed.stdout and \
         "The previous container is back and ready." in completed.stdout, completed.stdout[-5000:]
@@ -132,12 +135,15 @@ def test_a_new_container_that_never_gets_ready_is_rolled_back(host):
     assert not set(host.staged_names) & set(names)
     assert not os.path.exists(host.role_vars["gateway_env_file"] + ".next")
 
-    # A change that works replaces the container, and the next run leaves it.
-    changed = host.install(gateway_container_cpus="1")
+    # A change that works replaces the container: the host's network, where the gateway listens on the
+    # address and port it is reached at, nothing published.
+    changed = host.install(gateway_container_cpus="1", gateway_container_network="host")
     assert changed.returncode == 0, changed.stdout[-5000:]
     replaced = host.inspect()
     assert replaced["Id"] != before["Id"] and replaced["HostConfig"]["NanoCpus"] == 1000000000
-    assert host.ready()
+    assert replaced["HostConfig"]["NetworkMode"] == "host" and not replaced["HostConfig"]["PortBindings"]
+    assert host.environment()["HOST"] == LOOPBACK and host.environment()["PORT"] == str(host.port)
+    assert host.ready() and host.record()["container"]["network"] == "host"
 
 
 @pytest.fixture(scope="module")

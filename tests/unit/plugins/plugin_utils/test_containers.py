@@ -10,6 +10,8 @@ from ansible_collections.mcpgateway.tuning.plugins.plugin_utils.containers impor
     container_limits,
     create_command,
     env_file_text,
+    listen_environment,
+    loopback_servers,
     minimum_memory_mib,
     server_config_copy,
     settings_lines,
@@ -80,6 +82,28 @@ def test_the_create_command_publishes_mounts_and_limits():
     mounted = command(server_config="/etc/mcpgateway/gunicorn.config.0123.py")["argv"]
     assert mounted[mounted.index("--restart") + 2:mounted.index("--cpus")] == [
         "--volume", "/etc/mcpgateway/gunicorn.config.0123.py:/app/gunicorn.config.py:ro"]
+
+
+def test_the_hosts_network_replaces_the_published_port_and_the_gateway_listens_there_itself():
+    shared = command(network="host")["argv"]
+    assert "--publish" not in shared and shared[shared.index("--network"):shared.index("--network") + 2] == ["--network", "host"]
+    assert command(network="host")["definition"] != command()["definition"]
+    # Inside: every address on the image's port behind the engine's bridge; the host's own with its network.
+    assert listen_environment("bridge", "127.0.0.71", 8080) == {"HOST": "0.0.0.0", "PORT": "4444"}
+    assert listen_environment("host", "127.0.0.71", 8080) == {"HOST": "127.0.0.71", "PORT": "8080"}
+    for call in (lambda: listen_environment("macvlan", "127.0.0.1", 4444), lambda: command(network="none")):
+        with pytest.raises(PlanError, match="gateway_container_network is '(macvlan|none)': give bridge .* or host"):
+            call()
+
+
+def test_servers_on_the_hosts_loopback_are_named_without_their_urls():
+    urls = {"gateway_database_url": "postgresql+psycopg://mcp:s3cret@127.0.0.5:5433/mcp",
+            "gateway_redis_url": "redis://:s3cret@localhost:6379/0", "other": "redis://[::1]:6379",
+            "remote": "postgresql://mcp:x@db.example.com/mcp", "sqlite": "sqlite:////app/data/mcp.db", "empty": "",
+            "bad": "redis://[::1"}
+    found = loopback_servers(urls)
+    assert found == ["gateway_database_url (127.0.0.5)", "gateway_redis_url (localhost)", "other (::1)"]
+    assert "s3cret" not in " ".join(found)
 
 
 def test_the_definition_changes_with_what_the_container_runs_and_only_with_that():
