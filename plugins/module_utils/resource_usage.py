@@ -102,7 +102,10 @@ def memory_cgroup_dir(reader, pid):
     if cgroup_text is None:
         return None
     v2_path, v1_paths = parse_proc_cgroup(cgroup_text)
-    mounts = parse_mountinfo(reader.read("/proc/%d/mountinfo" % pid))
+    # The watcher's mounts, where it reads the folder: a container's own mountinfo shows its cgroup as
+    # the root of each hierarchy, and the watcher would read the root cgroup in its place (where a
+    # container's OOM kills are not counted).
+    mounts = parse_mountinfo(reader.read("/proc/self/mountinfo"))
     for version, mount, relative in cgroup_dirs(mounts, v2_path, v1_paths, "memory"):
         controllers = reader.read(posixpath.join(mount["mount_point"], "cgroup.controllers")) or ""
         if version == "v1" or "memory" in controllers.split():
@@ -121,22 +124,42 @@ def oom_kills(reader, folder):
     return None
 
 
+def kills_over(readings):
+    """The OOM kills over successive readings of a memory cgroup's counter (None: not readable then),
+    or None when none could be read. A counter lower than the reading before, or read again after a
+    gap, is a new cgroup of the same path (a container's main process killed takes its cgroup with
+    it, and the restarted container gets a new one): its count starts from 0, and adds up."""
+    total, last, readable = 0, None, False
+    for index, value in enumerate(readings):
+        if value is not None:
+            # The first reading is where the watch starts from.
+            if index > 0:
+                total += value if last is None or value < last else value - last
+            readable = True
+        last = value
+    return total if readable else None
+
+
 def watch(pid, stop_file, max_seconds, interval, count_sessions=None, reader=None, clock=time.monotonic,
           sleep=time.sleep):
     """Sample until stop_file exists or max_seconds pass: the peak memory (memory_mib) of pid's process
-    tree, the OOM kills in its memory cgroup over the watch, and the peak of count_sessions() (a
-    callable, None to skip; a sample it cannot count returns None). Returns the figures and how
-    they were read."""
+    tree, the OOM kills in its memory cgroup over the watch (kills_over), whether pid exited, and
+    the peak of count_sessions() (a callable, None to skip; a sample it cannot count returns None).
+    Returns the figures and how they were read."""
     reader = reader or FsReader()
     if not reader.exists("/proc/%d/cgroup" % pid):
         raise ValueError("no process %d: /proc/%d/cgroup cannot be read" % (pid, pid))
     folder = memory_cgroup_dir(reader, pid)
-    kills_before = oom_kills(reader, folder)
+    # Read at every sample, not only at both ends: a cgroup taken away and made again resets its count.
+    kill_readings = [oom_kills(reader, folder)]
     peak_memory = peak_sessions = None
+    main_process_exited = False
     samples = 0
     started = clock()
     while True:
+        main_process_exited = main_process_exited or not reader.exists("/proc/%d/stat" % pid)
         peak_memory = max(peak_memory or 0.0, memory_mib(reader, process_tree(reader, pid)))
+        kill_readings.append(oom_kills(reader, folder))
         sessions = count_sessions() if count_sessions is not None else None
         if sessions is not None:
             peak_sessions = max(peak_sessions or 0, sessions)
@@ -144,10 +167,10 @@ def watch(pid, stop_file, max_seconds, interval, count_sessions=None, reader=Non
         if os.path.exists(stop_file) or clock() - started >= max_seconds:
             break
         sleep(interval)
-    kills_after = oom_kills(reader, folder)
     return {
         "peak_memory_mib": round(peak_memory, 1),
-        "oom_kills": None if kills_before is None or kills_after is None else kills_after - kills_before,
+        "oom_kills": kills_over(kill_readings),
+        "main_process_exited": main_process_exited,
         "peak_db_sessions": peak_sessions,
         "samples": samples,
         "seconds": round(clock() - started, 1),

@@ -62,6 +62,11 @@ options:
   journal_unit:
     description: The gateway's systemd unit, whose journal since the watch started is read as O(log_file) is.
     type: str
+  journal_match:
+    description:
+      - A journal field match, such as C(CONTAINER_NAME=mcpgateway) for a container whose engine logs to the journal
+        (Podman's or Docker's C(journald) log driver); its entries since the watch started are read as O(log_file) is.
+    type: str
   database_role:
     description:
       - The role whose sessions are counted; the role the watcher logs in as (C(session_user)) by default.
@@ -88,9 +93,18 @@ peak_memory_mib:
   returned: always
   type: float
 oom_kills:
-  description: OOM kills in the process's memory cgroup during the watch; null where the kernel does not count them.
+  description:
+    - OOM kills in the process's memory cgroup during the watch; null where the kernel does not count them.
+    - The counter is read at every sample. A cgroup made again under the same path (a container whose main process was
+      killed, restarted by its engine) counts from 0, and its kills are added.
   returned: always
   type: int
+main_process_exited:
+  description:
+    - Whether the process watched had exited at a sample. Its service manager or engine may have started another; the
+      peak memory then covers the first one only.
+  returned: always
+  type: bool
 peak_db_sessions:
   description: The most sessions of O(database_role) in a sample, the watcher's own excluded; null without a database.
   returned: always
@@ -103,7 +117,7 @@ log_signs:
   description:
     - Lines of the gateway's log during the watch that show PostgreSQL refusing a session (C(refused)) or a
       pool timing out (C(pool_timeouts)), and how many lines were read (C(lines)).
-  returned: with O(log_file) or O(journal_unit)
+  returned: with O(log_file), O(journal_unit) or O(journal_match)
   type: dict
   sample: {"refused": 212, "pool_timeouts": 0, "lines": 1840}
 samples:
@@ -187,9 +201,10 @@ def main():
         database_role=dict(type="str"),
         log_file=dict(type="path"),
         journal_unit=dict(type="str"),
+        journal_match=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec,
-                           mutually_exclusive=POSTGRES_MUTUALLY_EXCLUSIVE + [("log_file", "journal_unit")],
+                           mutually_exclusive=POSTGRES_MUTUALLY_EXCLUSIVE + [("log_file", "journal_unit", "journal_match")],
                            supports_check_mode=True)
     params = module.params
     fail_outside_ranges(module, {"pid": PID_RANGE, "max_seconds": (1, HOUR, "seconds"),
@@ -229,13 +244,13 @@ def main():
         result["database_error"] = errors[0]
     if params["log_file"]:
         result["log_signs"] = database_exhaustion_signs(lines_since(params["log_file"], log_offset))
-    elif params["journal_unit"]:
+    elif params["journal_unit"] or params["journal_match"]:
+        selection = ["--unit", params["journal_unit"]] if params["journal_unit"] else [params["journal_match"]]
         # A whole second earlier: journalctl's --since reads whole seconds.
-        rc, out, err = module.run_command(["journalctl", "--unit", params["journal_unit"], "--since",
-                                           "@%d" % (started - 1), "--output", "cat", "--no-pager", "--quiet"])
+        rc, out, err = module.run_command(["journalctl"] + selection + ["--since", "@%d" % (started - 1), "--output",
+                                                                       "cat", "--no-pager", "--quiet"])
         if rc != 0:
-            module.fail_json(msg="journalctl could not read the journal of %s: %s" % (params["journal_unit"],
-                                                                                      err.strip()))
+            module.fail_json(msg="journalctl could not read the journal of %s: %s" % (selection[-1], err.strip()))
         result["log_signs"] = database_exhaustion_signs(out.splitlines())
     module.exit_json(**result)
 

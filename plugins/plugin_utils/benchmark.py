@@ -158,6 +158,8 @@ def resources_of(watched):
     signs = [watch.get("log_signs") for watch in watches if watch.get("log_signs")]
     return {"peak_memory_mib": _merged([watch.get("peak_memory_mib") for watch in watches], max),
             "oom_kills": _merged([watch.get("oom_kills") for watch in watches], sum),
+            "main_process_exits": _merged([int(watch["main_process_exited"]) for watch in watches
+                                           if "main_process_exited" in watch], sum),
             "peak_db_sessions": _merged([watch.get("peak_db_sessions") for watch in watches], max),
             "log_signs": dict((key, sum(sign.get(key, 0) for sign in signs))
                               for key in ("refused", "pool_timeouts", "lines")) if signs else None}
@@ -316,6 +318,15 @@ def diagnose(summary, timeout_seconds=None, memory_used_mib=None, memory_limit_m
             "mitigation": "fewer workers (the tune role sizes them from the memory limit too), worker recycling "
                           "(max_requests, workers_max_rss), or more memory",
         })
+    if summary.get("main_process_exits"):
+        findings.append({
+            "symptom": "the gateway's main process exited during the load",
+            "cause": "its master was killed (by the kernel's OOM killer, as a container's main process is when the "
+                     "container runs out of memory) or crashed: every request it held failed, and its service manager "
+                     "or engine started it again while the load refused connections",
+            "mitigation": "fewer workers (the tune role sizes them from the memory limit too), or more memory; read "
+                          "its journal or the engine's log for why it exited",
+        })
     if memory_used_mib and memory_limit_mib and memory_used_mib >= MEMORY_NEAR_LIMIT * memory_limit_mib:
         findings.append({
             "symptom": "memory %.0f MiB of %.0f MiB" % (memory_used_mib, memory_limit_mib),
@@ -358,6 +369,7 @@ REPORT_ROWS = (
     ("failed: non-2xx responses", "non_2xx", None),
     ("failed: no response", "errors", None),
     ("OOM kills", "oom_kills", None),
+    ("main process exited (phases)", "main_process_exits", None),
     ("peak memory MiB", "peak_memory_mib", None),
     ("peak database sessions", "peak_db_sessions", None),
     ("runs", "runs", None),
@@ -376,6 +388,9 @@ def markdown(host, phases, comparison=None, changes=(), diagnosis=()):  # pylint
     for label, key, ratio_key in REPORT_ROWS:
         cells = [shown(phases[name].get(key)) for name in names]
         if all(cell == "-" for cell in cells) and key in ("oom_kills", "peak_memory_mib", "peak_db_sessions"):
+            continue
+        # Shown when it happened: a gateway that stays up says nothing here.
+        if key == "main_process_exits" and not any(phases[name].get(key) for name in names):
             continue
         if comparison:
             cells.append(shown(comparison.get(ratio_key)) if ratio_key else "")

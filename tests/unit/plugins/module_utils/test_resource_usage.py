@@ -66,7 +66,7 @@ def test_workers_forked_from_a_preloading_master_count_shared_pages_once(tmp_pat
 def test_oom_kills_of_a_v1_memory_cgroup(tmp_path):
     reader = lay_out(tmp_path, gateway_processes({
         "/proc/100/cgroup": "5:memory:/demo/small\n4:cpu:/demo/small\n0::/\n",
-        "/proc/100/mountinfo": MOUNTINFO_V1,
+        "/proc/self/mountinfo": MOUNTINFO_V1,
         "/sys/fs/cgroup/unified/cgroup.controllers": "",
         "/sys/fs/cgroup/memory/demo/small/memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 7\n",
     }))
@@ -78,7 +78,7 @@ def test_oom_kills_of_a_v1_memory_cgroup(tmp_path):
 def test_oom_kills_of_a_v2_cgroup(tmp_path):
     reader = lay_out(tmp_path, gateway_processes({
         "/proc/100/cgroup": "0::/system.slice/mcpgateway.service\n",
-        "/proc/100/mountinfo": MOUNTINFO_V2,
+        "/proc/self/mountinfo": MOUNTINFO_V2,
         "/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory pids\n",
         "/sys/fs/cgroup/system.slice/mcpgateway.service/memory.events":
             "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n",
@@ -94,7 +94,7 @@ def test_a_watch_keeps_the_peaks_and_counts_the_kills_during_it(tmp_path):
     events = "/sys/fs/cgroup/system.slice/mcpgateway.service/memory.events"
     reader = lay_out(tmp_path, gateway_processes({
         "/proc/100/cgroup": "0::/system.slice/mcpgateway.service\n",
-        "/proc/100/mountinfo": MOUNTINFO_V2,
+        "/proc/self/mountinfo": MOUNTINFO_V2,
         "/sys/fs/cgroup/cgroup.controllers": "memory\n",
         events: "oom_kill 2\n",
     }))
@@ -116,11 +116,65 @@ def test_a_watch_keeps_the_peaks_and_counts_the_kills_during_it(tmp_path):
                                   clock=lambda: now[0], sleep=sleep)
     assert result["peak_memory_mib"] == round((20480 + 204800 + 184320 + 1024) / 1024.0, 1)
     assert result["oom_kills"] == 1 and result["peak_db_sessions"] == 9
-    assert result["samples"] == 4 and result["stopped_by"] == "stop file"
+    assert result["samples"] == 4 and result["stopped_by"] == "stop file" and result["main_process_exited"] is False
+
+
+def test_kills_add_up_over_a_cgroup_made_again():
+    assert resource_usage.kills_over([2, 2, 3]) == 1
+    # Killed with its main process: the cgroup is gone, then the restarted container's counts from 0.
+    assert resource_usage.kills_over([5, 7, None, None, 0, 2, 4]) == 2 + 4
+    # Made again between two readings: the counter goes down.
+    assert resource_usage.kills_over([5, 9, 1]) == 4 + 1
+    assert resource_usage.kills_over([None, None]) is None and resource_usage.kills_over([0]) == 0
+    # Not readable at first (no cgroup yet), then a counter: what it counted is new.
+    assert resource_usage.kills_over([None, 3]) == 3
+
+
+def test_a_watch_sees_the_main_process_exit_and_the_kills_of_the_cgroup_that_replaces_its_own(tmp_path):
+    oom_control = "/sys/fs/cgroup/memory/machine.slice/libpod-1.scope/memory.oom_control"
+    reader = lay_out(tmp_path, gateway_processes({
+        "/proc/100/cgroup": "4:memory:/machine.slice/libpod-1.scope\n",
+        "/proc/self/mountinfo": MOUNTINFO_V1,
+        oom_control: "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+    }))
+    stop_file = tmp_path / "stop"
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+        control = tmp_path / oom_control.lstrip("/")
+        if now[0] == 0.5:
+            control.write_text("oom_kill_disable 0\nunder_oom 1\noom_kill 2\n")
+        if now[0] == 1.0:
+            # The master killed too: the engine removes the cgroup, and starts the container again.
+            for name in ("stat", "status"):
+                (tmp_path / "proc" / "100" / name).unlink()
+            control.unlink()
+        if now[0] == 1.5:
+            control.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+        if now[0] == 2.0:
+            stop_file.write_text("")
+
+    result = resource_usage.watch(100, str(stop_file), 60, 0.5, None, reader, clock=lambda: now[0], sleep=sleep)
+    assert result["oom_kills"] == 3 and result["main_process_exited"] is True
+
+
+def test_a_containers_cgroup_is_read_through_the_watchers_mounts(tmp_path):
+    # Inside the container, its cgroup is the root of the hierarchy; the watcher sees it where it is.
+    folder = "/sys/fs/cgroup/memory/machine.slice/libpod-1.scope"
+    reader = lay_out(tmp_path, gateway_processes({
+        "/proc/100/cgroup": "4:memory:/machine.slice/libpod-1.scope\n",
+        "/proc/100/mountinfo": "421 420 0:32 /machine.slice/libpod-1.scope /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n",
+        "/proc/self/mountinfo": MOUNTINFO_V1,
+        folder + "/memory.oom_control": "oom_kill 4\n",
+        "/sys/fs/cgroup/memory/memory.oom_control": "oom_kill 0\n",
+    }))
+    assert resource_usage.memory_cgroup_dir(reader, 100) == folder
+    assert resource_usage.oom_kills(reader, folder) == 4
 
 
 def test_a_watch_ends_after_max_seconds(tmp_path):
-    reader = lay_out(tmp_path, gateway_processes({"/proc/100/cgroup": "0::/\n", "/proc/100/mountinfo": MOUNTINFO_V2}))
+    reader = lay_out(tmp_path, gateway_processes({"/proc/100/cgroup": "0::/\n", "/proc/self/mountinfo": MOUNTINFO_V2}))
     now = [0.0]
 
     def sleep(seconds):

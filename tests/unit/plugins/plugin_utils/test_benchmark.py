@@ -190,6 +190,18 @@ def test_oom_kills_are_a_finding():
                                                             "memory 990 MiB of 1024 MiB"]
 
 
+def test_a_main_process_that_exited_is_a_finding_and_a_row():
+    before, after = summarize_runs([run(7.0, 6000.0)]), summarize_runs([run(60.0, 1700.0)])
+    before.update(resources_of({"oom_kills": 13, "main_process_exited": True}))
+    after.update(resources_of({"oom_kills": 0, "main_process_exited": False}))
+    assert "the gateway's main process exited during the load" in [finding["symptom"] for finding in diagnose(before)]
+    assert diagnose(after) == []
+    text = markdown("gw", {"before": before, "after": after}, compare(before, after))
+    assert "| main process exited (phases) | 1 | 0 |  |" in text
+    # A gateway that stayed up in every phase has no such row.
+    assert "main process exited" not in markdown("gw", {"after": after})
+
+
 def test_a_p99_near_the_timeout_is_reported_without_timeouts():
     findings = diagnose(summarize_runs([run(100.0, 17000.0)]), timeout_seconds=20)
     assert [finding["symptom"] for finding in findings] == ["p99 17000 ms is near the 20 s timeout"]
@@ -305,8 +317,11 @@ def test_the_watches_of_a_phase_measured_in_rounds_merge():
     first = {"peak_memory_mib": 600.5, "oom_kills": 1, "peak_db_sessions": 9,
              "log_signs": {"refused": 2, "pool_timeouts": 0, "lines": 100}}
     second = {"peak_memory_mib": 640.0, "oom_kills": 2, "peak_db_sessions": 7, "log_signs": None}
-    assert resources_of([first, second, {}]) == {"peak_memory_mib": 640.0, "oom_kills": 3, "peak_db_sessions": 9,
+    assert resources_of([first, second, {}]) == {"peak_memory_mib": 640.0, "oom_kills": 3, "main_process_exits": None,
+                                                 "peak_db_sessions": 9,
                                                  "log_signs": {"refused": 2, "pool_timeouts": 0, "lines": 100}}
-    assert resources_of([{}]) == {"peak_memory_mib": None, "oom_kills": None, "peak_db_sessions": None,
-                                  "log_signs": None}
+    assert resources_of([{}]) == {"peak_memory_mib": None, "oom_kills": None, "main_process_exits": None,
+                                  "peak_db_sessions": None, "log_signs": None}
+    assert resources_of([dict(first, main_process_exited=True), dict(second, main_process_exited=False)])[
+        "main_process_exits"] == 1
     assert resources_of(first)["oom_kills"] == 1
