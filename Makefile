@@ -98,7 +98,7 @@ integration: venv system-packages
 # run chains of scenarios at once, but two chains side by side lost a scenario's PostgreSQL or Redis
 # in two of three runs (2026-12-04, cause not found yet), so there is one chain: one scenario after
 # the other. Each scenario's output goes to .build/molecule/<scenario>.log, printed at the end.
-MOLECULE_CHAINS := capacity,probes,systemd,fleet
+MOLECULE_CHAINS := capacity,container,systemd,fleet
 MOLECULE_LOGS := $(BUILD)/molecule
 
 # The performance suite: on demand, not part of make test (about 3 hours on the 2-vCPU test machine).

@@ -16,16 +16,21 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
 
 import yaml
 
-from harness.throwaway import stop_process
+# tests/, where the harness package lives, when this file runs as a script.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness.throwaway import stop_process  # noqa: E402 pylint: disable=wrong-import-position
 
 BUSYBOX = "/bin/busybox"
 BUSYBOX_COMMANDS = ("sh", "sleep", "cat", "nproc")
@@ -304,3 +309,22 @@ def standin_podman():
         raise ContainerError("building the stand-in image needs root (debootstrap)")
     podman = Podman(storage=os.path.join(CACHE, "podman"))
     return podman, build_standin(podman, CACHE)
+
+
+def main():
+    """python tests/harness/containers.py standin OUT.json: build the stand-in image (or reuse it), and
+    write its tag and the folder of the storage that holds it (Molecule's container scenario shows
+    that folder read-only to the machine's Podman, as an additional image store)."""
+    if len(sys.argv) != 3 or sys.argv[1] != "standin":
+        sys.exit("usage: containers.py standin OUT.json")
+    try:
+        podman, image = standin_podman()
+    except ContainerError as reason:
+        sys.exit(str(reason))
+    podman.stop()
+    with open(sys.argv[2], "w") as handle:
+        json.dump({"image": image, "store": os.path.join(CACHE, "podman", "graph")}, handle)
+
+
+if __name__ == "__main__":
+    main()

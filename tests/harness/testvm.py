@@ -10,6 +10,7 @@ a cpu and memory cgroup with real, kernel-enforced limits, while its /proc/memin
 still show the host's. Needs root, systemd-container and openssh-server.
 
     python tests/harness/testvm.py up STATE_DIR NAME ADDRESS [--cpus 1.5] [--memory-mib 1536] [--bind-ro SRC:DST]
+        [--bind SRC:DST]
     python tests/harness/testvm.py down STATE_DIR        (every machine recorded there, whatever state)
 
 The state folder records each machine (its nspawn PID, mounts, cgroup) so that `down` removes
@@ -169,7 +170,7 @@ def machine_environment():
     return env
 
 
-def up(state_dir, name, address, cpus=None, memory_mib=None, binds=()):
+def up(state_dir, name, address, cpus=None, memory_mib=None, binds=(), writable_binds=()):
     """Boot a machine and return what Molecule needs to reach it."""
     if os.geteuid() != 0:
         raise MachineError("test machines need root: overlay mounts, systemd-nspawn and cgroups")
@@ -183,7 +184,8 @@ def up(state_dir, name, address, cpus=None, memory_mib=None, binds=()):
     key = machine_key(state_dir)
     folder = os.path.join(state_dir, name)
     record = {"name": name, "address": address, "folder": folder, "merged": os.path.join(folder, "root"),
-              "mounted": False, "nspawn_pid": None, "leader_pid": None, "cgroup": None, "cpus": cpus, "memory_mib": memory_mib}
+              "mounted": False, "nspawn_pid": None, "leader_pid": None, "cgroup": None, "cpus": cpus, "memory_mib": memory_mib,
+              "slices_before": container_slices()}
     for part in ("upper", "work", "root"):
         os.makedirs(os.path.join(folder, part), exist_ok=True)
     save(state_dir, record)  # before anything is made, so that down() finds it after any failure
@@ -198,6 +200,9 @@ def up(state_dir, name, address, cpus=None, memory_mib=None, binds=()):
                "--hostname=%s" % name, "-b", "--console=passive"]
     # The machine gets a /tmp of its own: host folders it needs are bound in read-only.
     command += ["--bind-ro=%s" % bind for bind in binds]
+    # A folder of the host's own file system where the machine needs one: Podman's storage cannot
+    # be an overlay inside the machine's overlay root.
+    command += ["--bind=%s" % bind for bind in writable_binds]
     cgroup = None
     if cpus or memory_mib:
         cgroup = LimitedCgroup("mcpgw-vm-%s" % name, cpus=cpus or os.cpu_count(),
@@ -219,9 +224,35 @@ def up(state_dir, name, address, cpus=None, memory_mib=None, binds=()):
             "state": state}
 
 
+def container_slices():
+    """The machine.slice folders of the host's cgroup hierarchies. Podman inside a machine (the
+    container scenario, with cgroup_manager systemd) makes them at the roots it sees, which on this
+    cgroup v1 host are the host's own; down() removes the ones up() did not find, once empty."""
+    found = []
+    for folder, subfolders, dummy in os.walk("/sys/fs/cgroup"):
+        depth = folder[len("/sys/fs/cgroup"):].count("/")
+        if "machine.slice" in subfolders:
+            found.append(os.path.join(folder, "machine.slice"))
+        if depth >= 3:
+            subfolders[:] = []
+        else:
+            subfolders[:] = [name for name in subfolders if name != "machine.slice"]
+    return found
+
+
+def remove_empty_tree(folder):
+    """rmdir folder and its subfolders, deepest first; a cgroup that still holds a process stays."""
+    for path, dummy, dummy_files in sorted(os.walk(folder, topdown=False), key=lambda entry: -len(entry[0])):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+    return not os.path.exists(folder)
+
+
 def down(state_dir):
     """Power off and remove every machine recorded in state_dir; report what could not be removed."""
-    problems = []
+    problems, slices_before = [], []
     machines = os.path.join(state_dir, "machines")
     for entry in sorted(os.listdir(machines)) if os.path.isdir(machines) else []:
         with open(os.path.join(machines, entry)) as handle:
@@ -240,9 +271,15 @@ def down(state_dir):
                 LimitedCgroup.existing(record["cgroup"]["name"], record["cgroup"]["dirs"]).remove()
             except OSError as error:
                 problems.append("cgroup %s: %s" % (record["cgroup"]["name"], error))
+        slices_before.append(set(record.get("slices_before", [])))
         if not os.path.ismount(record["merged"]):
             shutil.rmtree(record["folder"], ignore_errors=True)
             os.remove(os.path.join(machines, entry))
+    # Once every machine is off: what was there before the first of them booted stays.
+    if slices_before:
+        for slice_folder in sorted(set(container_slices()) - set.intersection(*slices_before)):
+            if not remove_empty_tree(slice_folder):
+                problems.append("%s still holds processes" % slice_folder)
     return problems
 
 
@@ -311,6 +348,8 @@ def main():
     start.add_argument("--memory-mib", type=int, help="memory limit of a small VM, e.g. 1536")
     start.add_argument("--bind-ro", action="append", default=[], metavar="HOST_PATH:MACHINE_PATH",
                        help="a host folder to show read-only inside the machine (repeatable)")
+    start.add_argument("--bind", action="append", default=[], metavar="HOST_PATH:MACHINE_PATH",
+                       help="a host folder the machine may write, made when missing (repeatable)")
     stop = commands.add_parser("down", help="power off and remove every machine of a state folder")
     stop.add_argument("state_dir")
     args = parser.parse_args()
@@ -319,8 +358,10 @@ def main():
             if not args.address.startswith("127."):
                 raise MachineError("test machines listen on loopback addresses only (127.0.0.0/8), got %s"
                                    % args.address)
+            for bind in args.bind:
+                os.makedirs(bind.split(":", 1)[0], exist_ok=True)
             print(json.dumps(up(os.path.abspath(args.state_dir), args.name, args.address, args.cpus,
-                                args.memory_mib, args.bind_ro)))
+                                args.memory_mib, args.bind_ro, args.bind)))
         else:
             problems = down(os.path.abspath(args.state_dir))
             if problems:
