@@ -101,27 +101,3 @@ def test_a_regression_rolls_back_to_the_files_from_before_the_tuning(gateway, si
     assert "Its configuration from before the tuning is back and it is ready." in completed.stdout
     assert {path: checksum(path) for path in before} == before
     assert gateway.request("/ready")[0] == 200
-
-
-def test_interleaved_rounds_measure_before_and_after_again_and_leave_the_tuning(gateway, site):
-    config = os.path.join(gateway.config_dir, "gunicorn.conf.py")
-    with open(config) as handle:
-        workers_before = re.search(r"^workers = (\d+)$", handle.read(), re.M).group(1)
-    completed, reports = site({"tune_workers": 2, "benchmark_runs": 1, "benchmark_requests": 100,
-                               "benchmark_warmup_rounds": 2, "benchmark_interleave": True,
-                               "benchmark_interleave_rounds": 2})
-    assert completed.returncode == 0, completed.stdout[-4000:]
-    with open(os.path.join(reports, "local-gateway.benchmark.json")) as handle:
-        report = json.load(handle)
-    # Two rounds of one run each: A B, then B A.
-    for name in ("before", "after"):
-        phase = report["phases"][name]
-        assert phase["runs"] == 2 and phase["requests"] == 200 and phase["status_codes"] == {"200": 200}
-        assert phase["peak_memory_mib"] > 50 and phase["oom_kills"] == 0
-    assert report["comparison"]["verdict"] in ("better", "no measurable change", "worse")
-    # Switched to the files from before the tuning for round 2's A, then back to the tuned ones.
-    assert completed.stdout.count("TASK [mcpgateway.tuning.benchmark : Put back the files of the snapshot]") == 2
-    # Left on the tuned files, and serving.
-    with open(config) as handle:
-        assert re.search(r"^workers = (\d+)$", handle.read(), re.M).group(1) == "2" != workers_before
-    assert gateway.request("/ready")[0] == 200

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Upstream issue #6494, and the collection's answer to it, on real Podman with the tests' stand-in
-of upstream's image. The install playbook runs it with upstream's auto workers (2 x nproc + 1, nproc
-counting the host's CPUs) in a 1.5-CPU, 1 GiB container, and what that costs under load is recorded,
-not assumed; the tune playbook sizes it from the container's limits, creates it again with the plan in
-GUNICORN_* and the tuned gunicorn.conf.py mounted, and the same load then has no failed request and
-no OOM kill. A second run and an install run change nothing; the site playbook resizes it to new
-limits, which the plan follows, and benchmarks it before and after in interleaved rounds; a tuning
-that never gets ready is rolled back to the container that served, on its files."""
+"""The tune and site playbooks on a gateway container of real Podman with the tests' stand-in of
+upstream's image. The install playbook runs it with upstream's auto workers (2 x nproc + 1, nproc
+counting the host's CPUs) in a 1.5-CPU, 1 GiB container; the tune playbook sizes it from the
+container's limits and creates it again with the plan in GUNICORN_* and the tuned gunicorn.conf.py
+mounted. A second run and an install run change nothing; the site playbook resizes it to new limits,
+which the plan follows, and benchmarks it before and after in interleaved rounds (hey); a tuning that
+never gets ready is rolled back to the container that served, on its files. What the auto workers
+cost under load, and the tuned container, is measured by the Molecule scenario container."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import pytest
 
 from conftest import COLLECTIONS_ROOT, recap
 from harness.container_host import podman_container_host
-from harness.container_load import describe, measure
 from harness.containers import ContainerError
 from harness.throwaway import LOOPBACK, free_port
 
@@ -29,8 +28,6 @@ pytestmark = pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not 
 
 NAME = "mcpgw-tune-container"
 MIB = 1024 * 1024
-ADMIN = "admin@example.com"
-LOAD_SECONDS = 40
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +76,13 @@ def test_check_mode_shows_new_limits_and_changes_nothing(host):
     assert not os.path.exists(os.path.join(host.config_dir, "gunicorn.conf.py"))
 
 
-def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
+def test_the_tune_playbook_sizes_the_container_from_its_limits(host):
+    # What the load costs upstream's auto workers in this container, and the tuned one, is measured on a
+    # systemd machine by the Molecule scenario container, with the collection's own benchmark.
     nproc = os.cpu_count()
     auto = host.inspect()
     # The image's contract: 2 x nproc + 1 workers, nproc counting the host's CPUs, not the 1.5 of --cpus.
     assert "auto workers: nproc says %d, starting %d" % (nproc, min(2 * nproc + 1, 16)) in host.engine.logs(NAME)
-    before = measure(host, ADMIN, LOAD_SECONDS)
-    print("upstream's %d auto workers under --cpus 1.5 --memory 1g: %s" % (min(2 * nproc + 1, 16), describe(before)))
-    # The premise of this test, measured here, not assumed: the auto workers have no room left in the
-    # 1 GiB. Here they were OOM-killed in 3 runs of 4 and peaked at 967 MiB in the other; on a host
-    # where they fit with room to spare, the comparison shows nothing.
-    assert before["oom_kills"] > 0 or before["failed"] > 0 or before["peak_mib"] >= 0.9 * 1024, (
-        "upstream's auto workers fit in 1 GiB with room to spare under this load (%s): the comparison needs a "
-        "heavier load or a lower limit" % describe(before))
 
     completed = tune(host)
     assert completed.returncode == 0, completed.stdout[-6000:]
@@ -125,12 +116,6 @@ def test_upstreams_auto_workers_fail_and_the_tuned_container_does_not(host):
     assert os.stat(mount["Source"]).st_mode & 0o777 == 0o644
     names = host.engine.command("ps", "--all", "--format", "{{.Names}}").split()
     assert not set(host.staged_names) & set(names)
-
-    after = measure(host, ADMIN, LOAD_SECONDS)
-    print("tuned, %d workers: %s" % (workers, describe(after)))
-    assert set(after["answers"]) == {200} and after["failed"] == 0 and after["requests"] > 100
-    assert after["oom_kills"] == 0 and after["restarts"] == 0 and after["exit_code"] is None
-    assert after["peak_mib"] < 0.8 * 1024
 
     # Nothing to do the second time, and the install playbook creates the same container.
     again = tune(host)
