@@ -247,8 +247,9 @@ def main():
     elif params["journal_unit"] or params["journal_match"]:
         selection = ["--unit", params["journal_unit"]] if params["journal_unit"] else [params["journal_match"]]
         # A whole second earlier: journalctl's --since reads whole seconds.
-        rc, out, err = module.run_command(["journalctl"] + selection + ["--since", "@%d" % (started - 1), "--output",
-                                                                       "cat", "--no-pager", "--quiet"])
+        command = ["journalctl"] + selection + ["--since", "@%d" % (started - 1), "--output", "cat", "--no-pager",
+                                                "--quiet"]
+        rc, out, err = module.run_command(command)
         if rc != 0:
             module.fail_json(msg="journalctl could not read the journal of %s: %s" % (selection[-1], err.strip()))
         result["log_signs"] = database_exhaustion_signs(out.splitlines())
