@@ -5,14 +5,16 @@ of upstream's image (tests/harness/standin): the install playbook runs the conta
 and environment file, a second run changes nothing, the restart policy brings a killed container
 back, bad input fails before the serving container is touched, and a new definition that never gets
 ready is rolled back to the container that served. Then the same install with Docker (a dockerd of
-the test's own): limits, idempotence, its daemon bringing a killed container back, and the tune
-playbook sizing it (the tune role's Podman flow: tests/integration/test_tune_container.py)."""
+the test's own): limits, idempotence, its daemon bringing a killed container back, the tune
+playbook sizing it (the tune role's Podman flow: tests/integration/test_tune_container.py), and the
+benchmark playbook measuring it."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 
 import pytest
 
@@ -196,3 +198,20 @@ def test_the_tune_playbook_sizes_a_docker_container_from_its_limits(docker_host)
     again = docker_host.tune(tune_report_dir=reports)
     assert again.returncode == 0 and recap(again)["changed"] == 0, again.stdout[-5000:]
     assert docker_host.inspect()["Id"] == after["Id"]
+
+
+@pytest.mark.skipif(shutil.which("hey") is None, reason="hey is not installed (apt-get install hey)")
+def test_the_benchmark_playbook_measures_the_docker_container(docker_host):
+    """The benchmark role with Docker: the token minted in the container, the load on its published port,
+    the watch on its main process and its json-file log."""
+    reports = os.path.join(docker_host.folder, "benchmark-reports")
+    completed = docker_host.playbook("benchmark", {
+        "mcpgateway_fact_dir": docker_host.fact_dir, "benchmark_report_dir": reports, "benchmark_runs": 1,
+        "benchmark_requests": 100, "benchmark_concurrency": 10, "benchmark_warmup_requests": 30,
+        "benchmark_warmup_rounds": 1})
+    assert completed.returncode == 0, completed.stdout[-5000:]
+    with open(os.path.join(reports, "local-gateway.benchmark.json")) as handle:
+        phase = json.load(handle)["phases"]["now"]
+    assert phase["status_codes"] == {"200": 100} and phase["errors"] == 0
+    assert 50 < phase["peak_memory_mib"] < 1024 and phase["oom_kills"] == 0 and phase["main_process_exits"] == 0
+    assert phase["log_signs"] is not None and phase["log_signs"]["refused"] == 0
