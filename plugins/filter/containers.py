@@ -41,7 +41,6 @@ def container_definition(engine, name, image, env_files, host, port, volume, cpu
                          network="bridge"):
     try:
         limits = container_limits(cpus, memory, (cpus_setting, memory_setting))
-        listen_environment(network, host, port)
     except PlanError as problem:
         raise AnsibleFilterError(str(problem)) from None
     if not isinstance(env_files, list) or not all(isinstance(item, dict) and "path" in item and "text" in item
@@ -51,8 +50,11 @@ def container_definition(engine, name, image, env_files, host, port, volume, cpu
     if server_config_text and not config_dir:
         raise AnsibleFilterError("server_config_text needs config_dir, the folder its copy is kept in")
     server_config = server_config_copy(config_dir, server_config_text) if server_config_text else ""
-    return dict(create_command(engine, name, image, env_files, host, port, volume, limits, server_config, network),
-                limits=limits, server_config=server_config)
+    try:
+        created = create_command(engine, name, image, env_files, host, port, volume, limits, server_config, network)
+    except PlanError as problem:
+        raise AnsibleFilterError(str(problem)) from None
+    return dict(created, limits=limits, server_config=server_config)
 
 
 def container_listen(network, host, port):
